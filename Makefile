@@ -1,0 +1,29 @@
+# Two commands for a fresh machine with only Python: `make run` and `make test`.
+PYTHON3 ?= python3
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test lint install
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(PYTHON) || $(PYTHON3) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet --editable '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Development server with the seed: DEBUG on unless the environment says otherwise.
+run: $(INSTALLED)
+	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py migrate --no-input
+	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py load_seed
+	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py runserver 127.0.0.1:8000
+
+test: $(INSTALLED)
+	$(PYTHON) -m pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,89 @@
+"""Pieces every curated model shares: its provenance in the review, and vocabulary constraints."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class ReviewSection(models.TextChoices):
+    INTRODUCTION = "1", "1 Introduction"
+    NK_BIOLOGY = "2", "2 NK cell biology"
+    TUMOR_MICROENVIRONMENT = "3", "3 Immunosuppression in the tumor microenvironment"
+    APPROACHES = "4", "4 Approaches to enhance NK cytotoxicity"
+    CYTOKINES = "5", "5 Cytokines"
+    IL2 = "5.1", "5.1 IL-2"
+    IL15 = "5.2", "5.2 IL-15"
+    MABS = "6", "6 Monoclonal antibodies"
+    TUMOR_MABS = "6.1", "6.1 Tumor-specific mAb"
+    CHECKPOINT_MABS = "6.2", "6.2 Checkpoint blockade mAb"
+    ENGAGERS = "7", "7 Engagers"
+    NK_PRODUCTS = "8", "8 Synergistic combinations with NK cell products"
+    CONCLUSION = "9", "9 Conclusion"
+
+
+def validate_reference_numbers(value):
+    if not isinstance(value, list) or not all(
+        isinstance(number, int) and not isinstance(number, bool) and number > 0 for number in value
+    ):
+        raise ValidationError(
+            "References must be a list of the review's reference numbers, e.g. [95, 96].",
+            code="invalid_references",
+        )
+
+
+def validate_string_list(value):
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and item.strip() for item in value
+    ):
+        raise ValidationError("Must be a list of non-empty names.", code="invalid_list")
+
+
+def choices_constraint(
+    field: str, choices: type[models.TextChoices], *, model: str, nullable=False
+):
+    """A named CHECK constraint that keeps `field` inside its vocabulary in the database too."""
+    condition = models.Q(**{f"{field}__in": choices.values})
+    if nullable:
+        condition |= models.Q(**{f"{field}__isnull": True})
+    return models.CheckConstraint(
+        condition=condition,
+        name=f"{model}_{field}_in_vocabulary",
+        violation_error_message=f"{field} must be one of: {', '.join(choices.values)}.",
+    )
+
+
+class CuratedModel(models.Model):
+    """A record curated from the review: it says where in the review its facts come from."""
+
+    source_section = models.CharField(
+        "review section",
+        max_length=3,
+        choices=ReviewSection.choices,
+    )
+    source_references = models.JSONField(
+        "reference numbers",
+        default=list,
+        blank=True,
+        validators=[validate_reference_numbers],
+        help_text="The review's reference numbers that support this record, e.g. [95, 96].",
+    )
+    source_quote = models.CharField(
+        "supporting quote",
+        max_length=200,
+        help_text="A short verbatim fragment of the cited section (not a whole sentence).",
+    )
+    source_summary = models.TextField(
+        "supporting statement",
+        help_text="What the review says about this record, in the curator's own words.",
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def provenance(self) -> dict:
+        return {
+            "section": self.source_section,
+            "references": self.source_references,
+            "quote": self.source_quote,
+            "summary": self.source_summary,
+        }

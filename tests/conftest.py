@@ -1,0 +1,31 @@
+import pytest
+from django.conf import settings
+
+from agents.models import Agent, NKCellProduct, Target
+from nkkb.review import Review
+from trials.models import Condition, Trial
+from trials.services import seed_load
+
+CURATED_MODELS = (Trial, Agent, NKCellProduct, Target, Condition)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Every test database starts as `make run` leaves it: migrated and seeded."""
+    with django_db_blocker.unblock():
+        seed_load(directory=settings.NKKB_FIXTURES_DIR)
+
+
+@pytest.fixture(scope="session")
+def review() -> Review:
+    path = settings.NKKB_REVIEW_PATH
+    if not path.exists():
+        pytest.skip(f"The review is not at {path}; set NKKB_REVIEW_PATH to check provenance.")
+    return Review.from_path(path)
+
+
+@pytest.fixture
+def empty_knowledge_base(db):
+    """The knowledge base emptied inside the test's transaction (rolled back afterwards)."""
+    for model in CURATED_MODELS:
+        model.objects.all().delete()

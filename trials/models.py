@@ -1,0 +1,207 @@
+from django.db import models
+
+from agents.models import Agent, NKCellProduct
+from nkkb.models import CuratedModel, choices_constraint
+
+from .choices import (
+    AgentRole,
+    Phase,
+    ResultMetric,
+    ResultUnit,
+    TherapyClass,
+    TrialStatus,
+    ValueQualifier,
+)
+
+NCT_ID_PATTERN = r"^NCT[0-9]{8}$"
+
+
+class Condition(models.Model):
+    """A disease or tumor setting that trials enroll, named as the review names it."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class TrialQuerySet(models.QuerySet):
+    def with_therapy_class(self, therapy_class: str):
+        if therapy_class == TherapyClass.NK_CELL_PRODUCT:
+            return self.filter(nk_products__isnull=False).distinct()
+        return self.filter(agents__agent_class=therapy_class).distinct()
+
+
+class Trial(CuratedModel):
+    """A registered clinical trial (ClinicalTrials.gov NCT number) that the review discusses."""
+
+    nct_id = models.CharField(
+        "NCT number",
+        max_length=11,
+        unique=True,
+        error_messages={"unique": "A trial with this NCT number already exists."},
+        help_text="ClinicalTrials.gov identifier: NCT followed by 8 digits.",
+    )
+    title = models.CharField(
+        max_length=300,
+        help_text="A short description of what the trial tests, in our own words.",
+    )
+    phase = models.CharField(max_length=8, choices=Phase.choices, blank=True, null=True)
+    status = models.CharField(max_length=32, choices=TrialStatus.choices, blank=True, null=True)
+    status_note = models.CharField(
+        max_length=100,
+        blank=True,
+        null=True,
+        help_text="How the review describes its status.",
+    )
+    start_year = models.PositiveSmallIntegerField(blank=True, null=True)
+    enrollment = models.PositiveIntegerField(blank=True, null=True)
+    conditions = models.ManyToManyField(Condition, related_name="trials", blank=True)
+    agents = models.ManyToManyField(Agent, through="TrialAgent", related_name="trials", blank=True)
+    nk_products = models.ManyToManyField(
+        NKCellProduct,
+        related_name="trials",
+        blank=True,
+        verbose_name="NK cell products",
+    )
+
+    objects = TrialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["nct_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(nct_id__regex=NCT_ID_PATTERN),
+                name="trial_nct_id_format",
+                violation_error_message=(
+                    "NCT number must be 'NCT' followed by exactly 8 digits, e.g. NCT02138734."
+                ),
+            ),
+            choices_constraint("phase", Phase, model="trial", nullable=True),
+            choices_constraint("status", TrialStatus, model="trial", nullable=True),
+            models.CheckConstraint(
+                condition=models.Q(enrollment__gte=0) | models.Q(enrollment__isnull=True),
+                name="trial_enrollment_not_negative",
+                violation_error_message="Enrollment cannot be negative.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.nct_id
+
+    @property
+    def ctgov_url(self) -> str:
+        return f"https://clinicaltrials.gov/study/{self.nct_id}"
+
+    @property
+    def therapy_classes(self) -> list[str]:
+        """The classes of what the trial tests, derived from its agents and NK cell products.
+
+        Reads through `.all()` so that a prefetched trial costs no further query.
+        """
+        classes = {link.agent.agent_class for link in self.trial_agents.all()}
+        if self.nk_products.all():
+            classes.add(TherapyClass.NK_CELL_PRODUCT)
+        return [value for value in TherapyClass.values if value in classes]
+
+
+class TrialAgent(models.Model):
+    """An agent given in a trial, and the part it plays there."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="trial_agents")
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="trial_links")
+    role = models.CharField(
+        max_length=32, choices=AgentRole.choices, default=AgentRole.INVESTIGATIONAL
+    )
+    detail = models.CharField(
+        max_length=200,
+        blank=True,
+        null=True,
+        help_text="e.g. gemcitabine-based, myeloablative.",
+    )
+
+    class Meta:
+        ordering = ["trial", "agent__name"]
+        verbose_name = "trial agent"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trial", "agent"],
+                name="trialagent_unique_agent_per_trial",
+                violation_error_message="This agent is already linked to this trial.",
+            ),
+            choices_constraint("role", AgentRole, model="trialagent"),
+        ]
+
+    def __str__(self):
+        return f"{self.agent} in {self.trial} ({self.get_role_display()})"
+
+
+class Result(CuratedModel):
+    """A figure the review reports for a trial: a response rate, a survival figure, a safety count."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="results")
+    metric = models.CharField(max_length=32, choices=ResultMetric.choices)
+    value = models.DecimalField(max_digits=8, decimal_places=2)
+    unit = models.CharField(max_length=16, choices=ResultUnit.choices)
+    value_qualifier = models.CharField(
+        max_length=16,
+        choices=ValueQualifier.choices,
+        default=ValueQualifier.EXACT,
+    )
+    denominator = models.PositiveIntegerField(
+        blank=True,
+        null=True,
+        help_text="For counts: out of how many patients.",
+    )
+    population = models.CharField(
+        max_length=300,
+        blank=True,
+        null=True,
+        help_text="Which patients or arm the figure describes.",
+    )
+    timepoint = models.CharField(max_length=100, blank=True, null=True)
+
+    class Meta:
+        ordering = ["trial", "id"]
+        constraints = [
+            choices_constraint("metric", ResultMetric, model="result"),
+            choices_constraint("unit", ResultUnit, model="result"),
+            choices_constraint("value_qualifier", ValueQualifier, model="result"),
+            models.CheckConstraint(
+                condition=models.Q(value__gte=0),
+                name="result_value_not_negative",
+                violation_error_message="A result value cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(unit=ResultUnit.PERCENT) | models.Q(value__lte=100),
+                name="result_percent_at_most_100",
+                violation_error_message="A percentage must lie between 0 and 100.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(denominator__isnull=True)
+                | models.Q(value__lte=models.F("denominator")),
+                name="result_count_within_denominator",
+                violation_error_message="A count cannot exceed its denominator.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.trial}: {self.get_metric_display()} {self.display_value}"
+
+    @property
+    def display_value(self) -> str:
+        number = f"{self.value.normalize():f}"
+        qualifier = self.get_value_qualifier_display()
+        if self.unit == ResultUnit.PERCENT:
+            text = f"{number}%"
+        elif self.unit == ResultUnit.FOLD:
+            text = f"{number}-fold"
+        elif self.denominator is not None:
+            text = f"{number} of {self.denominator} patients"
+        else:
+            text = f"{number} {self.get_unit_display()}"
+        return f"{qualifier} {text}".strip()
