@@ -36,7 +36,7 @@ class Target(NamedCuratedModel):
 
 
 class Agent(NamedCuratedModel):
-    """A therapeutic: a cytokine, an antibody, an NK cell engager, or a co-therapy given with them."""
+    """A therapeutic: a cytokine, an antibody, an NK cell engager, or a co-therapy."""
 
     agent_class = models.CharField("class", max_length=32, choices=AgentClass.choices)
     platform = models.CharField(

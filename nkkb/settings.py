@@ -1,4 +1,4 @@
-"""NKKB settings. Everything that differs between a laptop and production comes from the environment."""
+"""NKKB settings: whatever differs between a laptop and production comes from the environment."""
 
 import os
 from pathlib import Path
@@ -75,7 +75,7 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "nkkb.wsgi.application"
 
-# SQLite in the project folder unless DATABASE_URL names another database (PostgreSQL in production).
+# SQLite in the project folder unless DATABASE_URL names another (PostgreSQL in production).
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",

@@ -59,10 +59,10 @@ def test_every_quote_is_verbatim_in_the_cited_section(review):
 
 def test_every_reference_number_is_cited_in_the_cited_section(review):
     unresolved = [
-        f"{label(record)}: {sorted(set(record.source_references) - review.citations(record.source_section))}"
-        f" not cited in section {record.source_section}"
+        f"{label(record)}: {sorted(set(record.source_references) - review.citations(section))}"
+        f" not cited in section {section}"
         for record in cited_records()
-        if not set(record.source_references) <= review.citations(record.source_section)
+        if not set(record.source_references) <= review.citations(section := record.source_section)
     ]
     assert unresolved == []
 

@@ -141,7 +141,7 @@ class TrialAgent(models.Model):
 
 
 class Result(CuratedModel):
-    """A figure the review reports for a trial: a response rate, a survival figure, a safety count."""
+    """A figure the review reports for a trial: a response rate, a survival or safety figure."""
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="results")
     metric = models.CharField(max_length=32, choices=ResultMetric.choices)
