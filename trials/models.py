@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from django.db import models
 
 from agents.models import Agent, NKCellProduct
@@ -14,6 +15,7 @@ from .choices import (
 )
 
 NCT_ID_PATTERN = r"^NCT[0-9]{8}$"
+NCT_ID_MESSAGE = "NCT number must be 'NCT' followed by exactly 8 digits, e.g. NCT02138734."
 
 
 class Condition(models.Model):
@@ -43,6 +45,7 @@ class Trial(CuratedModel):
         "NCT number",
         max_length=11,
         unique=True,
+        validators=[RegexValidator(NCT_ID_PATTERN, NCT_ID_MESSAGE, code="invalid_nct_id")],
         error_messages={"unique": "A trial with this NCT number already exists."},
         help_text="ClinicalTrials.gov identifier: NCT followed by 8 digits.",
     )
@@ -77,9 +80,7 @@ class Trial(CuratedModel):
             models.CheckConstraint(
                 condition=models.Q(nct_id__regex=NCT_ID_PATTERN),
                 name="trial_nct_id_format",
-                violation_error_message=(
-                    "NCT number must be 'NCT' followed by exactly 8 digits, e.g. NCT02138734."
-                ),
+                violation_error_message=NCT_ID_MESSAGE,
             ),
             choices_constraint("phase", Phase, model="trial", nullable=True),
             choices_constraint("status", TrialStatus, model="trial", nullable=True),
