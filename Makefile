@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint install
+.PHONY: run test lint install vendor
 
 install: $(INSTALLED)
 
@@ -27,3 +27,9 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Refresh the vendored front-end assets from npm (package.json pins their versions).
+vendor:
+	npm ci --no-audit --no-fund
+	mkdir -p static/vendor/pico
+	cp node_modules/@picocss/pico/css/pico.min.css node_modules/@picocss/pico/LICENSE.md static/vendor/pico/

@@ -1,4 +1,6 @@
 from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
 
 from nkkb.models import CuratedModel, choices_constraint, validate_string_list
 
@@ -24,12 +26,19 @@ class NamedCuratedModel(CuratedModel):
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse(self.detail_url_name, args=[self.slug])
+
 
 class Target(NamedCuratedModel):
     """A receptor or antigen that an agent or an engineered NK cell product binds."""
 
+    detail_url_name = "agents:target_detail"
+
     kind = models.CharField(max_length=32, choices=TargetKind.choices)
     description = models.TextField(blank=True, null=True)
+
+    history = HistoricalRecords()
 
     class Meta(NamedCuratedModel.Meta):
         constraints = [choices_constraint("kind", TargetKind, model="target")]
@@ -37,6 +46,8 @@ class Target(NamedCuratedModel):
 
 class Agent(NamedCuratedModel):
     """A therapeutic: a cytokine, an antibody, an NK cell engager, or a co-therapy."""
+
+    detail_url_name = "agents:agent_detail"
 
     agent_class = models.CharField("class", max_length=32, choices=AgentClass.choices)
     platform = models.CharField(
@@ -62,6 +73,8 @@ class Agent(NamedCuratedModel):
     )
     approval_note = models.TextField(blank=True, null=True)
 
+    history = HistoricalRecords(m2m_fields=[targets])
+
     class Meta(NamedCuratedModel.Meta):
         constraints = [
             choices_constraint("agent_class", AgentClass, model="agent"),
@@ -71,6 +84,8 @@ class Agent(NamedCuratedModel):
 
 class NKCellProduct(NamedCuratedModel):
     """An adoptively transferred NK cell product: its origin, donor, CD16 and engineering."""
+
+    detail_url_name = "agents:nk_product_detail"
 
     source = models.CharField(
         max_length=32, choices=ProductSource.choices, default=ProductSource.UNKNOWN
@@ -93,6 +108,8 @@ class NKCellProduct(NamedCuratedModel):
     engineering = models.TextField(blank=True, null=True)
     expansion = models.TextField("expansion/activation", blank=True, null=True)
     description = models.TextField(blank=True, null=True)
+
+    history = HistoricalRecords(m2m_fields=[targets])
 
     class Meta(NamedCuratedModel.Meta):
         verbose_name = "NK cell product"

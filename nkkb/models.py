@@ -75,6 +75,8 @@ class CuratedModel(models.Model):
         "supporting statement",
         help_text="What the review says about this record, in the curator's own words.",
     )
+    created = models.DateTimeField(auto_now_add=True)
+    last_updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         abstract = True

@@ -1,8 +1,40 @@
-from django.views.generic import TemplateView
+from collections import Counter
 
-from trials.choices import TherapyClass
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.generic import TemplateView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.export import ExportMixin
+
+from trials.choices import Phase, TherapyClass
 from trials.models import Trial
 from trials.services import knowledge_base_counts
+
+from .charts import stacked_bars
+
+
+class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
+    """A list page: its model's FilterSet narrows it, a table sorts and pages it, CSV exports it.
+
+    An invalid filter value leaves the list empty and the form says what was wrong.
+    """
+
+    template_name = "object_list.html"
+    export_formats = ("csv",)
+    export_trigger_param = "export"
+    title = ""
+
+    def get_export_filename(self, export_format):
+        return f"nkkb-{self.model._meta.model_name}s.{export_format}"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["title"] = self.title
+        query = self.request.GET.copy()
+        query[self.export_trigger_param] = "csv"
+        context["export_query"] = query.urlencode()
+        return context
 
 
 class HomeView(TemplateView):
@@ -12,7 +44,31 @@ class HomeView(TemplateView):
         context = super().get_context_data(**kwargs)
         context["counts"] = knowledge_base_counts()
         context["therapy_class_counts"] = [
-            (therapy_class.label, Trial.objects.with_therapy_class(therapy_class).count())
+            (therapy_class, Trial.objects.with_therapy_class(therapy_class).count())
             for therapy_class in TherapyClass
         ]
+        context["chart"] = therapy_class_phase_chart()
         return context
+
+
+NOT_STATED = "not-stated"
+
+
+def therapy_class_phase_chart() -> dict:
+    counts = Counter()
+    for trial in Trial.objects.with_related():
+        for therapy_class in trial.therapy_classes:
+            counts[(therapy_class, trial.phase or NOT_STATED)] += 1
+
+    def segment_url(therapy_class, phase):
+        query = {"therapy_class": therapy_class}
+        if phase != NOT_STATED:
+            query["phase"] = phase
+        return f"{reverse('trials:trial_list')}?{urlencode(query)}"
+
+    return stacked_bars(
+        rows=list(TherapyClass.choices),
+        series=[*Phase.choices, (NOT_STATED, "Phase not stated")],
+        counts=counts,
+        segment_url=segment_url,
+    )

@@ -7,7 +7,7 @@ def test_the_home_page_shows_what_the_knowledge_base_holds(client):
     response = client.get("/")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "58 trials" in page
+    assert "<strong>58</strong> trials" in page
     assert "NK cell product" in page
 
 

@@ -1,5 +1,7 @@
 from django.core.validators import RegexValidator
 from django.db import models
+from django.urls import reverse
+from simple_history.models import HistoricalRecords
 
 from agents.models import Agent, NKCellProduct
 from nkkb.models import CuratedModel, choices_constraint
@@ -24,18 +26,47 @@ class Condition(models.Model):
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=200, unique=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
 
+    def get_absolute_url(self):
+        return reverse("trials:trial_list") + f"?condition={self.slug}"
+
+
+def therapy_class_condition(therapy_classes) -> models.Q:
+    """Trials testing any of `therapy_classes`: through an agent's class or an NK cell product."""
+    condition = models.Q(
+        agents__agent_class__in=set(therapy_classes) - {TherapyClass.NK_CELL_PRODUCT}
+    )
+    if TherapyClass.NK_CELL_PRODUCT in therapy_classes:
+        condition |= models.Q(nk_products__isnull=False)
+    return condition
+
 
 class TrialQuerySet(models.QuerySet):
-    def with_therapy_class(self, therapy_class: str):
-        if therapy_class == TherapyClass.NK_CELL_PRODUCT:
-            return self.filter(nk_products__isnull=False).distinct()
-        return self.filter(agents__agent_class=therapy_class).distinct()
+    def with_therapy_class(self, *therapy_classes: str):
+        return self.filter(therapy_class_condition(therapy_classes)).distinct()
+
+    def with_related(self):
+        """Everything a trial's page or representation shows, in a fixed number of queries."""
+        return self.prefetch_related(
+            "conditions",
+            models.Prefetch(
+                "trial_agents",
+                queryset=TrialAgent.objects.select_related("agent").prefetch_related(
+                    "agent__targets"
+                ),
+            ),
+            models.Prefetch(
+                "nk_products", queryset=NKCellProduct.objects.prefetch_related("targets")
+            ),
+            "results",
+        )
 
 
 class Trial(CuratedModel):
@@ -73,6 +104,7 @@ class Trial(CuratedModel):
     )
 
     objects = TrialQuerySet.as_manager()
+    history = HistoricalRecords(m2m_fields=[conditions, nk_products])
 
     class Meta:
         ordering = ["nct_id"]
@@ -93,6 +125,9 @@ class Trial(CuratedModel):
 
     def __str__(self):
         return self.nct_id
+
+    def get_absolute_url(self):
+        return reverse("trials:trial_detail", args=[self.nct_id])
 
     @property
     def ctgov_url(self) -> str:
@@ -124,6 +159,8 @@ class TrialAgent(models.Model):
         null=True,
         help_text="e.g. gemcitabine-based, myeloablative.",
     )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["trial", "agent__name"]
@@ -165,6 +202,8 @@ class Result(CuratedModel):
         help_text="Which patients or arm the figure describes.",
     )
     timepoint = models.CharField(max_length=100, blank=True, null=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["trial", "id"]

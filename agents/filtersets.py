@@ -1,0 +1,56 @@
+import django_filters
+
+from nkkb.filtersets import SearchFilterSet
+
+from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
+from .models import Agent, NKCellProduct, Target
+
+
+def platform_choices():
+    platforms = (
+        Agent.objects.exclude(platform=None).order_by("platform").values_list("platform", flat=True)
+    )
+    return [(platform, platform) for platform in platforms.distinct()]
+
+
+class TargetFilterSet(SearchFilterSet):
+    search_fields = ("name", "slug", "aliases", "description")
+
+    kind = django_filters.MultipleChoiceFilter(choices=TargetKind.choices)
+
+    class Meta:
+        model = Target
+        fields = ["q", "kind"]
+
+
+class AgentFilterSet(SearchFilterSet):
+    search_fields = ("name", "slug", "aliases", "platform", "mechanism", "targets__name")
+
+    agent_class = django_filters.MultipleChoiceFilter(choices=AgentClass.choices, label="Class")
+    platform = django_filters.MultipleChoiceFilter(choices=platform_choices)
+    target = django_filters.ModelMultipleChoiceFilter(
+        field_name="targets__slug", to_field_name="slug", queryset=Target.objects.all()
+    )
+    acts_through_cd16 = django_filters.BooleanFilter(label="Acts through CD16")
+    approval_status = django_filters.MultipleChoiceFilter(choices=ApprovalStatus.choices)
+
+    class Meta:
+        model = Agent
+        fields = ["q", "agent_class", "platform", "target", "acts_through_cd16", "approval_status"]
+
+
+class NKCellProductFilterSet(SearchFilterSet):
+    search_fields = ("name", "slug", "aliases", "engineering", "expansion", "targets__name")
+
+    source = django_filters.MultipleChoiceFilter(choices=ProductSource.choices)
+    donor = django_filters.MultipleChoiceFilter(choices=ProductDonor.choices)
+    cd16_status = django_filters.MultipleChoiceFilter(
+        choices=CD16Status.choices, label="CD16 status"
+    )
+    target = django_filters.ModelMultipleChoiceFilter(
+        field_name="targets__slug", to_field_name="slug", queryset=Target.objects.all()
+    )
+
+    class Meta:
+        model = NKCellProduct
+        fields = ["q", "source", "donor", "cd16_status", "target"]

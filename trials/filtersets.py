@@ -1,0 +1,104 @@
+import django_filters
+from django.db.models import Q
+
+from agents.choices import CD16Status
+from agents.filtersets import platform_choices
+from agents.models import Agent, NKCellProduct, Target
+from nkkb.facets import facet_values
+from nkkb.filtersets import SearchFilterSet
+
+from .choices import Phase, TherapyClass, TrialStatus
+from .models import Condition, Trial, therapy_class_condition
+
+TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
+
+
+class TrialFilterSet(SearchFilterSet):
+    """Filters for trials: one definition for the trial list page and the API."""
+
+    search_fields = ("nct_id", "title", "agents__name", "agents__aliases", "conditions__name")
+
+    therapy_class = django_filters.MultipleChoiceFilter(
+        choices=TherapyClass.choices, method="filter_therapy_class"
+    )
+    agent = django_filters.ModelMultipleChoiceFilter(
+        field_name="agents__slug", to_field_name="slug", queryset=Agent.objects.all()
+    )
+    platform = django_filters.MultipleChoiceFilter(
+        field_name="agents__platform", choices=platform_choices, label="Agent platform"
+    )
+    target = django_filters.ModelMultipleChoiceFilter(
+        to_field_name="slug", queryset=Target.objects.all(), method="filter_target"
+    )
+    nk_product = django_filters.ModelMultipleChoiceFilter(
+        field_name="nk_products__slug",
+        to_field_name="slug",
+        queryset=NKCellProduct.objects.all(),
+        label="NK cell product",
+    )
+    cd16_status = django_filters.MultipleChoiceFilter(
+        field_name="nk_products__cd16_status",
+        choices=CD16Status.choices,
+        label="NK product CD16 status",
+    )
+    phase = django_filters.MultipleChoiceFilter(choices=Phase.choices)
+    status = django_filters.MultipleChoiceFilter(choices=TrialStatus.choices)
+    condition = django_filters.ModelMultipleChoiceFilter(
+        field_name="conditions__slug", to_field_name="slug", queryset=Condition.objects.all()
+    )
+    ordering = django_filters.OrderingFilter(fields=TRIAL_ORDERING)
+
+    facet_paths = {
+        "therapy_class": ("agents__agent_class",),
+        "agent": ("agents__slug",),
+        "platform": ("agents__platform",),
+        "target": ("agents__targets__slug", "nk_products__targets__slug"),
+        "nk_product": ("nk_products__slug",),
+        "cd16_status": ("nk_products__cd16_status",),
+        "phase": ("phase",),
+        "status": ("status",),
+        "condition": ("conditions__slug",),
+    }
+
+    class Meta:
+        model = Trial
+        fields = [
+            "q",
+            "therapy_class",
+            "agent",
+            "platform",
+            "target",
+            "nk_product",
+            "cd16_status",
+            "phase",
+            "status",
+            "condition",
+        ]
+
+    def filter_therapy_class(self, queryset, name, values):
+        if not values:
+            return queryset
+        return queryset.filter(therapy_class_condition(values)).distinct()
+
+    def count_therapy_class(self, queryset) -> dict[str, int]:
+        counts = facet_values(queryset, self.facet_paths["therapy_class"])
+        counts[TherapyClass.NK_CELL_PRODUCT] = (
+            queryset.filter(nk_products__isnull=False).distinct().count()
+        )
+        return counts
+
+    def filter_target(self, queryset, name, targets):
+        """A trial targets what its agents bind and what its NK cell products' CARs target."""
+        if not targets:
+            return queryset
+        return queryset.filter(
+            Q(agents__targets__in=targets) | Q(nk_products__targets__in=targets)
+        ).distinct()
+
+
+class ConditionFilterSet(SearchFilterSet):
+    search_fields = ("name",)
+
+    class Meta:
+        model = Condition
+        fields = ["q"]

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "trials"
+
+urlpatterns = [
+    path("trials/", views.TrialListView.as_view(), name="trial_list"),
+    path("trials/<str:nct_id>/", views.TrialDetailView.as_view(), name="trial_detail"),
+    path("landscape/", views.LandscapeView.as_view(), name="landscape"),
+    path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
+]
