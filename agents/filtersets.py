@@ -1,6 +1,6 @@
 import django_filters
 
-from nkkb.filtersets import SearchFilterSet
+from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet
 
 from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
 from .models import Agent, NKCellProduct, Target
@@ -16,41 +16,62 @@ def platform_choices():
 class TargetFilterSet(SearchFilterSet):
     search_fields = ("name", "slug", "aliases", "description")
 
-    kind = django_filters.MultipleChoiceFilter(choices=TargetKind.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=TargetKind.choices, label="Kind")
+    ordering = NullsLastOrderingFilter(fields=("name", "kind"))
 
     class Meta:
         model = Target
-        fields = ["q", "kind"]
+        fields = ["q", "kind", "ordering"]
 
 
 class AgentFilterSet(SearchFilterSet):
     search_fields = ("name", "slug", "aliases", "platform", "mechanism", "targets__name")
 
     agent_class = django_filters.MultipleChoiceFilter(choices=AgentClass.choices, label="Class")
-    platform = django_filters.MultipleChoiceFilter(choices=platform_choices)
+    platform = django_filters.MultipleChoiceFilter(choices=platform_choices, label="Platform")
     target = django_filters.ModelMultipleChoiceFilter(
-        field_name="targets__slug", to_field_name="slug", queryset=Target.objects.all()
+        field_name="targets__slug",
+        to_field_name="slug",
+        queryset=Target.objects.all(),
+        label="Target",
     )
     acts_through_cd16 = django_filters.BooleanFilter(label="Acts through CD16")
-    approval_status = django_filters.MultipleChoiceFilter(choices=ApprovalStatus.choices)
+    approval_status = django_filters.MultipleChoiceFilter(
+        choices=ApprovalStatus.choices, label="Approval status"
+    )
+    ordering = NullsLastOrderingFilter(
+        fields=("name", "agent_class", "platform", "acts_through_cd16", "approval_status")
+    )
 
     class Meta:
         model = Agent
-        fields = ["q", "agent_class", "platform", "target", "acts_through_cd16", "approval_status"]
+        fields = [
+            "q",
+            "agent_class",
+            "platform",
+            "target",
+            "acts_through_cd16",
+            "approval_status",
+            "ordering",
+        ]
 
 
 class NKCellProductFilterSet(SearchFilterSet):
     search_fields = ("name", "slug", "aliases", "engineering", "expansion", "targets__name")
 
-    source = django_filters.MultipleChoiceFilter(choices=ProductSource.choices)
-    donor = django_filters.MultipleChoiceFilter(choices=ProductDonor.choices)
+    source = django_filters.MultipleChoiceFilter(choices=ProductSource.choices, label="Source")
+    donor = django_filters.MultipleChoiceFilter(choices=ProductDonor.choices, label="Donor")
     cd16_status = django_filters.MultipleChoiceFilter(
         choices=CD16Status.choices, label="CD16 status"
     )
     target = django_filters.ModelMultipleChoiceFilter(
-        field_name="targets__slug", to_field_name="slug", queryset=Target.objects.all()
+        field_name="targets__slug",
+        to_field_name="slug",
+        queryset=Target.objects.all(),
+        label="Target",
     )
+    ordering = NullsLastOrderingFilter(fields=("name", "source", "donor", "cd16_status"))
 
     class Meta:
         model = NKCellProduct
-        fields = ["q", "source", "donor", "cd16_status", "target"]
+        fields = ["q", "source", "donor", "cd16_status", "target", "ordering"]

@@ -4,7 +4,7 @@ from functools import reduce
 from operator import or_
 
 import django_filters
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class SearchFilterSet(django_filters.FilterSet):
@@ -22,3 +22,15 @@ class SearchFilterSet(django_filters.FilterSet):
             or_, (Q(**{f"{field}__icontains": value}) for field in self.search_fields)
         )
         return queryset.filter(condition).distinct()
+
+
+class NullsLastOrderingFilter(django_filters.OrderingFilter):
+    """`ordering` that puts empty values last in both directions, on SQLite and PostgreSQL alike.
+
+    (PostgreSQL sorts NULL as the largest value, SQLite as the smallest.)
+    """
+
+    def get_ordering_value(self, param):
+        descending = param.startswith("-")
+        field = F(self.param_map[param.lstrip("-")])
+        return field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)

@@ -1,6 +1,7 @@
 """The base of every list table: the same sort and page-size parameters as the API."""
 
 import django_tables2 as tables
+from django_tables2.utils import OrderBy, OrderByTuple
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
@@ -12,6 +13,23 @@ class BaseTable(tables.Table):
         per_page_field = "page_size"
         attrs = {"class": "table"}
         template_name = "django_tables2/table.html"
+
+    @property
+    def order_by(self):
+        return self._order_by
+
+    @order_by.setter
+    def order_by(self, value):
+        """Record the order for the header links only: the FilterSet's `ordering` sorted the rows.
+
+        Sorting in one place keeps pages and API in the same order, empty values last.
+        """
+        aliases = value.split(",") if isinstance(value, str) else value or ()
+        self._order_by = OrderByTuple(
+            alias
+            for alias in aliases
+            if OrderBy(alias).bare in self.columns and self.columns[OrderBy(alias).bare].orderable
+        )
 
     def paginate(self, *args, per_page=DEFAULT_PAGE_SIZE, **kwargs):
         per_page = min(max(int(per_page), 1), MAX_PAGE_SIZE)

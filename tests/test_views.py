@@ -1,14 +1,252 @@
+"""The browsing pages, through real HTTP requests on the seeded database."""
+
+import csv
+import io
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from agents.models import Agent, NKCellProduct, Target
+from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
 
+LIST_PAGES = ["/trials/", "/agents/", "/targets/", "/nk-products/"]
 
-def test_the_home_page_shows_what_the_knowledge_base_holds(client):
-    response = client.get("/")
+
+def listed_nct_ids(response) -> list[str]:
+    return re.findall(r'href="/trials/(NCT\d{8})/">NCT', response.content.decode())
+
+
+def test_the_home_page_shows_counts_per_therapy_class_and_a_chart(client):
+    page = client.get("/").content.decode()
+    assert "<strong>58</strong> trials" in page
+    assert (
+        'href="/trials/?therapy_class=engager">NK cell engager</a> <span class="count">(10)' in page
+    )
+    assert (
+        'href="/trials/?therapy_class=nk-cell-product">NK cell product</a> <span class="count">(20)'
+        in page
+    )
+    assert "<title>Cytokine, I: 4 trials</title>" in page
+    assert "<title>Cytokine, Phase not stated: 19 trials</title>" in page
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        *LIST_PAGES,
+        "/landscape/",
+        "/compatibility/",
+        "/compatibility/?agent=afm13&product=nk-92",
+    ],
+)
+def test_every_page_answers(client, url):
+    assert client.get(url).status_code == 200
+
+
+def test_every_detail_page_answers_and_links_back(client):
+    for obj in [
+        *Trial.objects.all(),
+        *Agent.objects.all(),
+        *NKCellProduct.objects.all(),
+        *Target.objects.all(),
+    ]:
+        response = client.get(obj.get_absolute_url())
+        assert response.status_code == 200, obj
+        assert "Provenance" in response.content.decode()
+
+
+def test_a_trial_page_shows_everything_about_the_trial(client):
+    page = client.get("/trials/NCT03019640/").content.decode()
+    assert "https://clinicaltrials.gov/study/NCT03019640" in page
+    assert 'href="/agents/rituximab/"' in page and 'href="/targets/cd20/"' in page
+    assert 'href="/nk-products/cord-blood-nk/"' in page and "Umbilical cord blood" in page
+    assert "84%" in page and "about 70%" in page and "18 months" in page
+    assert "Review section <strong>6.1 Tumor-specific mAb</strong>, references 117" in page
+    assert "<dd>22</dd>" in page
+
+
+def test_a_trial_page_shows_its_compatibility_caveat(client):
+    page = client.get("/trials/NCT04074746/").content.decode()
+    assert 'data-code="adam17-shedding"' in page
+    assert "section 4" in page
+
+
+def test_agent_target_and_product_pages_link_their_trials(client):
+    assert 'href="/trials/NCT02643550/"' in client.get("/agents/monalizumab/").content.decode()
+    target_page = client.get("/targets/cd33/").content.decode()
+    assert (
+        'href="/agents/trike-161533/"' in target_page
+        and 'href="/trials/NCT03214666/"' in target_page
+    )
+    product_page = client.get("/nk-products/nk-92/").content.decode()
+    assert "Poor fit" in product_page
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/trials/NCT123/", "is not an NCT number"),
+        ("/trials/nct02138734x/", "is not an NCT number"),
+        ("/trials/NCT00000000/", "NKKB has no trial NCT00000000"),
+        ("/agents/no-such-agent/", ""),
+        ("/targets/no-such-target/", ""),
+        ("/nk-products/no-such-product/", ""),
+    ],
+)
+def test_unknown_records_are_404_with_a_message(client, url, message):
+    response = client.get(url)
+    assert response.status_code == 404
+    assert message in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("agent=il-15&therapy_class=nk-cell-product", {"NCT04623944", "NCT05020678"}),
+        ("therapy_class=engager&target=cd33", {"NCT03214666", "NCT04789655"}),
+        (
+            "agent=monalizumab",
+            {
+                "NCT02643550",
+                "NCT04590963",
+                "NCT04307329",
+                "NCT05221840",
+                "NCT05903092",
+                "NCT02671435",
+            },
+        ),
+        ("platform=ROCK", {"NCT02321592", "NCT04101331", "NCT04074746"}),
+        ("nk_product=cynk-001", {"NCT04310592"}),
+        ("cd16_status=high-affinity-non-cleavable", {"NCT05182073"}),
+        ("cd16_status=high-affinity", {"NCT04390399", "NCT05618925"}),
+        ("phase=2-3", {"NCT03022825"}),
+        ("phase=3&phase=2-3", {"NCT03022825", "NCT04590963", "NCT05221840"}),
+        ("status=TERMINATED", {"NCT04590963", "NCT03214666"}),
+        ("condition=mycosis-fungoides", {"NCT04185220", "NCT04101331"}),
+        ("target=bcma", {"NCT05182073", "NCT05839626", "NCT04975399"}),
+        ("q=NCT05207722", {"NCT05207722"}),
+        ("q=MEDI4736", {"NCT05221840", "NCT05903092", "NCT02671435"}),
+        ("q=bladder", {"NCT02138734", "NCT03022825"}),
+        ("q=cynk", {"NCT04310592", "NCT05207722"}),
+        ("q=no-such-thing", set()),
+    ],
+)
+def test_each_filter_narrows_the_trial_list(client, query, expected):
+    response = client.get(f"/trials/?{query}&page_size=100")
+    assert response.status_code == 200
+    assert set(listed_nct_ids(response)) == expected
+
+
+def test_an_empty_result_says_so(client):
+    page = client.get("/trials/?q=no-such-thing").content.decode()
+    assert "No trial matches these filters" in page
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("phase=9z", "phase"),
+        ("agent=no-such-agent", "agent"),
+        ("therapy_class=vaccine", "therapy_class"),
+        ("ordering=bogus", "ordering"),
+        ("target=nope", "target"),
+    ],
+)
+def test_an_invalid_filter_value_is_explained_not_a_server_error(client, query, field):
+    response = client.get(f"/trials/?{query}")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "<strong>58</strong> trials" in page
-    assert "NK cell product" in page
+    assert "Some filter values are not valid" in page and f"<li>{field}:" in page
+    assert listed_nct_ids(response) == []
+
+
+def facet_count(page: str, name: str, value: str) -> int | None:
+    option = rf'name="{name}" value="{re.escape(value)}"[^>]*>[^<]*'
+    match = re.search(option + r'<span class="count" data-count="(\d+)"', page)
+    return int(match[1]) if match else None
+
+
+def test_facet_counts_match_the_hand_counted_seed(client):
+    page = client.get("/trials/").content.decode()
+    phases = {"1": 5, "1b": 2, "1-2": 6, "1-2a": 1, "1b-2": 2, "2": 5, "2-3": 1, "3": 2}
+    assert {value: facet_count(page, "phase", value) for value in phases} == phases
+    assert facet_count(page, "therapy_class", "cytokine") == 28
+    assert facet_count(page, "therapy_class", "nk-cell-product") == 20
+    assert facet_count(page, "agent", "monalizumab") == 6
+    assert facet_count(page, "status", "COMPLETED") == 4
+
+
+def test_facet_counts_apply_the_other_filters_but_not_their_own(client):
+    page = client.get("/trials/?therapy_class=engager").content.decode()
+    assert facet_count(page, "target", "cd16") == 7
+    assert facet_count(page, "target", "cd33") == 2
+    assert facet_count(page, "target", "cd30") == 3
+    assert facet_count(page, "therapy_class", "cytokine") == 28  # its own filter is not applied
+    assert 'value="engager" checked' in page
+
+    page = client.get("/trials/?target=cd33").content.decode()
+    assert facet_count(page, "therapy_class", "engager") == 2
+    assert facet_count(page, "therapy_class", "cytokine") is None  # no trial left: option hidden
+
+
+def test_sorting_by_a_column(client):
+    response = client.get("/trials/?ordering=-enrollment&page_size=3")
+    assert listed_nct_ids(response) == ["NCT05221840", "NCT02643550", "NCT02321592"]
+    response = client.get("/trials/?ordering=nct_id&page_size=100")
+    assert listed_nct_ids(response) == sorted(Trial.objects.values_list("nct_id", flat=True))
+
+
+def test_pagination_keeps_the_filters_and_caps_the_page_size(client):
+    first = listed_nct_ids(client.get("/trials/?page_size=10&ordering=nct_id"))
+    last = client.get("/trials/?page_size=10&ordering=nct_id&page=6")
+    assert len(first) == 10 and len(listed_nct_ids(last)) == 8
+    assert not set(first) & set(listed_nct_ids(last))
+    assert len(listed_nct_ids(client.get("/trials/?page_size=100000"))) == 58
+    page = client.get("/trials/?therapy_class=cytokine&page_size=10").content.decode()
+    assert re.search(r'href="\?[^"]*therapy_class=cytokine[^"]*page=2', page.replace("&amp;", "&"))
+
+
+def test_csv_export_holds_the_whole_filtered_selection(client):
+    response = client.get("/trials/?therapy_class=engager&page_size=5&export=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 10
+    afm13 = next(row for row in rows if row["NCT number"] == "NCT04074746")
+    assert afm13["Agents"] == "AFM13"
+    assert afm13["NK cell products"] == "cord blood NK cells"
+    assert "<a" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url", [f"{page}?" for page in LIST_PAGES] + ["/trials/?therapy_class=cytokine&"]
+)
+def test_list_pages_run_a_constant_number_of_queries(client, url):
+    counts = []
+    for page_size in (10, 100):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"{url}page_size={page_size}").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_the_landscape_links_each_cell_to_its_filtered_list(client):
+    page = client.get("/landscape/").content.decode().replace("&amp;", "&")
+    assert '<a href="/trials/?therapy_class=engager&target=cd33">2</a>' in page
+    assert '<a href="/trials/?nk_product=cord-blood-nk&therapy_class=engager">1</a>' in page
+
+
+def test_the_pair_check_page_warns_and_rejects_unknown_choices(client):
+    page = client.get("/compatibility/?agent=rituximab&product=nk-92").content.decode()
+    assert 'data-code="cd16-lacking"' in page
+    page = client.get("/compatibility/?agent=n-803&product=nk-92").content.decode()
+    assert "No compatibility warning for this pair" in page
+    response = client.get("/compatibility/?agent=nope&product=nk-92")
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
 
 
 def test_anonymous_visitors_are_sent_to_the_admin_login(client):

@@ -39,9 +39,9 @@ def pair_warnings(agent: Agent, product: NKCellProduct) -> list[CompatibilityWar
                 agent=agent,
                 product=product,
                 message=(
-                    f"{agent.name} acts through CD16, but {product.name} has "
-                    f"{product.get_cd16_status_display().lower()} CD16 expression: NK cells "
-                    "without CD16 cannot be cross-linked by antibodies or CD16 engagers."
+                    f"{agent.name} acts through CD16, but {product.name} expresses "
+                    f"{'no' if product.cd16_status == CD16Status.ABSENT else 'little'} CD16: "
+                    "antibodies and CD16 engagers need CD16 on the NK cells they recruit."
                 ),
                 section="8",
                 references=(180,),

@@ -5,7 +5,7 @@ from agents.choices import CD16Status
 from agents.filtersets import platform_choices
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.facets import facet_values
-from nkkb.filtersets import SearchFilterSet
+from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet
 
 from .choices import Phase, TherapyClass, TrialStatus
 from .models import Condition, Trial, therapy_class_condition
@@ -16,19 +16,26 @@ TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
 class TrialFilterSet(SearchFilterSet):
     """Filters for trials: one definition for the trial list page and the API."""
 
-    search_fields = ("nct_id", "title", "agents__name", "agents__aliases", "conditions__name")
+    search_fields = (
+        "nct_id",
+        "title",
+        "agents__name",
+        "agents__aliases",
+        "nk_products__name",
+        "conditions__name",
+    )
 
     therapy_class = django_filters.MultipleChoiceFilter(
-        choices=TherapyClass.choices, method="filter_therapy_class"
+        choices=TherapyClass.choices, method="filter_therapy_class", label="Therapy class"
     )
     agent = django_filters.ModelMultipleChoiceFilter(
-        field_name="agents__slug", to_field_name="slug", queryset=Agent.objects.all()
+        field_name="agents__slug", to_field_name="slug", queryset=Agent.objects.all(), label="Agent"
     )
     platform = django_filters.MultipleChoiceFilter(
         field_name="agents__platform", choices=platform_choices, label="Agent platform"
     )
     target = django_filters.ModelMultipleChoiceFilter(
-        to_field_name="slug", queryset=Target.objects.all(), method="filter_target"
+        to_field_name="slug", queryset=Target.objects.all(), method="filter_target", label="Target"
     )
     nk_product = django_filters.ModelMultipleChoiceFilter(
         field_name="nk_products__slug",
@@ -41,12 +48,15 @@ class TrialFilterSet(SearchFilterSet):
         choices=CD16Status.choices,
         label="NK product CD16 status",
     )
-    phase = django_filters.MultipleChoiceFilter(choices=Phase.choices)
-    status = django_filters.MultipleChoiceFilter(choices=TrialStatus.choices)
+    phase = django_filters.MultipleChoiceFilter(choices=Phase.choices, label="Phase")
+    status = django_filters.MultipleChoiceFilter(choices=TrialStatus.choices, label="Status")
     condition = django_filters.ModelMultipleChoiceFilter(
-        field_name="conditions__slug", to_field_name="slug", queryset=Condition.objects.all()
+        field_name="conditions__slug",
+        to_field_name="slug",
+        queryset=Condition.objects.all(),
+        label="Condition",
     )
-    ordering = django_filters.OrderingFilter(fields=TRIAL_ORDERING)
+    ordering = NullsLastOrderingFilter(fields=TRIAL_ORDERING)
 
     facet_paths = {
         "therapy_class": ("agents__agent_class",),

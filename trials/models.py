@@ -144,6 +144,10 @@ class Trial(CuratedModel):
             classes.add(TherapyClass.NK_CELL_PRODUCT)
         return [value for value in TherapyClass.values if value in classes]
 
+    @property
+    def therapy_class_choices(self) -> list[TherapyClass]:
+        return [TherapyClass(value) for value in self.therapy_classes]
+
 
 class TrialAgent(models.Model):
     """An agent given in a trial, and the part it plays there."""

@@ -7,7 +7,7 @@ from .models import Trial
 
 class TrialTable(BaseTable):
     nct_id = tables.Column(linkify=True, verbose_name="NCT number")
-    title = tables.Column()
+    title = tables.Column(attrs={"td": {"class": "col-title"}})
     therapy_classes = tables.TemplateColumn(
         template_name="trials/therapy_classes_cell.html",
         orderable=False,
