@@ -7,6 +7,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
+from agents.models import Agent, NKCellProduct, Target
 from trials.choices import Phase, TherapyClass
 from trials.models import Trial
 from trials.services import knowledge_base_counts
@@ -48,7 +49,21 @@ class HomeView(TemplateView):
             for therapy_class in TherapyClass
         ]
         context["chart"] = therapy_class_phase_chart()
+        context["recent_changes"] = recent_curator_changes()
         return context
+
+
+RECENT_CHANGES = 10
+
+
+def recent_curator_changes() -> list:
+    """The latest edits curators made to trials, agents, NK cell products and targets."""
+    changes = []
+    for model in (Trial, Agent, NKCellProduct, Target):
+        changes += model.history.filter(history_user__isnull=False).select_related("history_user")[
+            :RECENT_CHANGES
+        ]
+    return sorted(changes, key=lambda change: change.history_date, reverse=True)[:RECENT_CHANGES]
 
 
 NOT_STATED = "not-stated"

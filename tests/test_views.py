@@ -253,3 +253,16 @@ def test_anonymous_visitors_are_sent_to_the_admin_login(client):
     response = client.get("/admin/trials/trial/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_home_page_lists_recent_curator_changes(client, django_user_model):
+    curator = django_user_model.objects.create_user("curator")
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    trial.title = "BCG plus N-803 (edited)"
+    trial._history_user = curator
+    trial.save()
+
+    page = client.get("/").content.decode()
+
+    assert "curator changed" in page
+    assert 'href="/trials/NCT02138734/">NCT02138734</a>' in page
