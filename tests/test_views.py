@@ -266,3 +266,61 @@ def test_the_home_page_lists_recent_curator_changes(client, django_user_model):
 
     assert "curator changed" in page
     assert 'href="/trials/NCT02138734/">NCT02138734</a>' in page
+
+
+def listed_slugs(response, prefix: str) -> set[str]:
+    return set(re.findall(rf'<td ><a href="/{prefix}/([\w-]+)/">', response.content.decode()))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("agent_class=engager&platform=ANKET", {"iph6501", "sar445514", "sar443579"}),
+        ("target=nkg2a", {"monalizumab"}),
+        ("target=pd-l1", {"avelumab", "durvalumab"}),
+        ("acts_through_cd16=false", {"pertuzumab"}),
+        ("approval_status=under-review", {"n-803"}),
+        ("q=MEDI4736", {"durvalumab"}),
+    ],
+)
+def test_each_agent_filter_narrows_the_agent_list(client, query, expected):
+    assert listed_slugs(client.get(f"/agents/?{query}&page_size=100"), "agents") == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("cd16_status=absent", {"nk-92"}),
+        ("source=cord-blood", {"cord-blood-nk"}),
+        ("donor=haploidentical", {"haploidentical-nk", "haploidentical-il15-nk"}),
+        ("target=pd-l1", {"pd-l1-t-hank"}),
+        ("q=CD38 knockout", {"ft576"}),
+    ],
+)
+def test_each_product_filter_narrows_the_product_list(client, query, expected):
+    assert (
+        listed_slugs(client.get(f"/nk-products/?{query}&page_size=100"), "nk-products") == expected
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("kind=cytokine-receptor", {"il-2ra", "il-2rb", "common-gamma-chain", "il-15ra"}),
+        ("q=CD122", {"il-2rb"}),
+    ],
+)
+def test_each_target_filter_narrows_the_target_list(client, query, expected):
+    assert listed_slugs(client.get(f"/targets/?{query}&page_size=100"), "targets") == expected
+
+
+def test_other_lists_sort_and_export_too(client):
+    response = client.get("/agents/?ordering=-name&page_size=3")
+    listed = re.findall(r'<td ><a href="/agents/([\w-]+)/">', response.content.decode())
+    assert listed == list(Agent.objects.order_by("-name").values_list("slug", flat=True)[:3])
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get("/nk-products/?cd16_status=absent&export=csv").content.decode())
+        )
+    )
+    assert rows[1][0] == "NK-92" and len(rows) == 2
