@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint install vendor
+.PHONY: run serve test lint install vendor
 
 install: $(INSTALLED)
 
@@ -20,6 +20,12 @@ run: $(INSTALLED)
 	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py load_seed
 	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py runserver 127.0.0.1:8000
+
+# Production: gunicorn behind your TLS proxy; settings come from the environment (see README).
+serve: $(INSTALLED)
+	$(PYTHON) manage.py migrate --no-input
+	$(PYTHON) manage.py collectstatic --no-input --verbosity 0
+	$(VENV)/bin/gunicorn nkkb.wsgi --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-2} --access-logfile -
 
 test: $(INSTALLED)
 	$(PYTHON) -m pytest
