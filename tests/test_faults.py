@@ -1,5 +1,10 @@
 """Faults: what users see while the database is unreachable, and that the site recovers."""
 
+import os
+import sqlite3
+import subprocess
+import sys
+
 import pytest
 from django.db import OperationalError, connection
 
@@ -32,3 +37,47 @@ def test_a_bad_query_is_not_mistaken_for_an_outage(client):
     with connection.execute_wrapper(broken_query):
         response = client.get("/trials/")
     assert response.status_code == 500
+
+
+CRASH_DURING_SEED_LOAD = """
+import os
+import sys
+from pathlib import Path
+
+import django
+
+django.setup()
+from django.core.management import call_command
+from trials.models import Result
+from trials.services import seed_load
+
+call_command("migrate", verbosity=0)
+
+def die(self, *args, **kwargs):
+    os._exit(137)  # the process dies half-way through the load, as under SIGKILL
+
+Result.save = die  # results load after the catalogue and the first trials are written
+seed_load(directory=Path(sys.argv[1]))
+"""
+
+
+def test_a_seed_load_killed_half_way_leaves_the_database_as_it_was(tmp_path, settings):
+    database = tmp_path / "crash.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DJANGO_SETTINGS_MODULE": "nkkb.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", CRASH_DURING_SEED_LOAD, str(settings.NKKB_FIXTURES_DIR)],
+        env=env,
+        cwd=settings.BASE_DIR,
+    )
+    assert result.returncode == 137
+
+    with sqlite3.connect(database) as db:
+        counts = [
+            db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            for table in ("trials_trial", "agents_agent", "agents_target", "trials_result")
+        ]
+    assert counts == [0, 0, 0, 0]
