@@ -1,30 +1,44 @@
 from django.contrib import admin
 
-from .models import Agent, NKCellProduct, Target
-
-PROVENANCE_FIELDSET = (
-    "Provenance in the review",
-    {"fields": ("source_section", "source_references", "source_quote", "source_summary")},
+from nkkb.admin import (
+    PROVENANCE_FIELDSET,
+    RECORD_FIELDSET,
+    CuratedAdmin,
+    filterset_list_filters,
+    related_names,
 )
+
+from .filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
+from .models import Agent, NKCellProduct, Target
 
 
 @admin.register(Target)
-class TargetAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "source_section")
-    list_filter = ("kind",)
-    search_fields = ("name", "slug")
+class TargetAdmin(CuratedAdmin):
+    list_display = ("name", "kind", "source_section", "last_updated")
+    list_filter = filterset_list_filters(TargetFilterSet)
+    search_fields = TargetFilterSet.search_fields
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
         (None, {"fields": ("name", "slug", "kind", "aliases", "description")}),
         PROVENANCE_FIELDSET,
+        RECORD_FIELDSET,
     )
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
-    list_display = ("name", "agent_class", "platform", "acts_through_cd16", "approval_status")
-    list_filter = ("agent_class", "platform", "acts_through_cd16", "approval_status")
-    search_fields = ("name", "slug")
+class AgentAdmin(CuratedAdmin):
+    list_display = (
+        "name",
+        "agent_class",
+        "platform",
+        related_names("targets", "Targets"),
+        "acts_through_cd16",
+        "approval_status",
+        "last_updated",
+    )
+    list_prefetch_related = ("targets",)
+    list_filter = filterset_list_filters(AgentFilterSet)
+    search_fields = AgentFilterSet.search_fields
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("targets",)
     fieldsets = (
@@ -46,14 +60,23 @@ class AgentAdmin(admin.ModelAdmin):
             },
         ),
         PROVENANCE_FIELDSET,
+        RECORD_FIELDSET,
     )
 
 
 @admin.register(NKCellProduct)
-class NKCellProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "source", "donor", "cd16_status")
-    list_filter = ("source", "donor", "cd16_status")
-    search_fields = ("name", "slug")
+class NKCellProductAdmin(CuratedAdmin):
+    list_display = (
+        "name",
+        "source",
+        "donor",
+        "cd16_status",
+        related_names("targets", "CAR targets"),
+        "last_updated",
+    )
+    list_prefetch_related = ("targets",)
+    list_filter = filterset_list_filters(NKCellProductFilterSet)
+    search_fields = NKCellProductFilterSet.search_fields
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("targets",)
     fieldsets = (
@@ -75,4 +98,5 @@ class NKCellProductAdmin(admin.ModelAdmin):
             },
         ),
         PROVENANCE_FIELDSET,
+        RECORD_FIELDSET,
     )

@@ -16,6 +16,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
         seed_load(directory=settings.NKKB_FIXTURES_DIR)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Production's deliberately slow hasher would make each account cost a third of a second.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def review() -> Review:
     path = settings.NKKB_REVIEW_PATH

@@ -1,26 +1,61 @@
 from django.contrib import admin
+from django.db.models import Prefetch
 
-from agents.admin import PROVENANCE_FIELDSET
+from nkkb.admin import (
+    PROVENANCE_FIELDSET,
+    RECORD_FIELDSET,
+    CuratedAdmin,
+    filterset_list_filters,
+    related_names,
+)
 
+from .filtersets import ConditionFilterSet, TrialFilterSet
 from .models import Condition, Result, Trial, TrialAgent
+from .services import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
+
+RESULT_FIELDS = (
+    "metric",
+    "value",
+    "unit",
+    "value_qualifier",
+    "denominator",
+    "population",
+    "timepoint",
+)
 
 
 class TrialAgentInline(admin.TabularInline):
     model = TrialAgent
+    fields = ("agent", "role", "detail")
     autocomplete_fields = ("agent",)
     extra = 0
 
 
-class ResultInline(admin.StackedInline):
+class ResultInline(admin.TabularInline):
     model = Result
+    fields = (*RESULT_FIELDS, *PROVENANCE_FIELDSET[1]["fields"])
     extra = 0
 
 
 @admin.register(Trial)
-class TrialAdmin(admin.ModelAdmin):
-    list_display = ("nct_id", "title", "phase", "status", "enrollment")
-    list_filter = ("phase", "status", "agents__agent_class")
-    search_fields = ("nct_id", "title", "agents__name", "conditions__name")
+class TrialAdmin(CuratedAdmin):
+    list_display = (
+        "nct_id",
+        "title",
+        "phase",
+        "status",
+        "enrollment",
+        "therapy_class",
+        related_names("conditions", "Conditions"),
+        "last_updated",
+    )
+    list_prefetch_related = (
+        Prefetch("trial_agents", queryset=TrialAgent.objects.select_related("agent")),
+        "nk_products",
+        "conditions",
+    )
+    list_filter = filterset_list_filters(TrialFilterSet)
+    search_fields = TrialFilterSet.search_fields
     autocomplete_fields = ("conditions", "nk_products")
     inlines = (TrialAgentInline, ResultInline)
     fieldsets = (
@@ -41,11 +76,55 @@ class TrialAdmin(admin.ModelAdmin):
             },
         ),
         PROVENANCE_FIELDSET,
+        RECORD_FIELDSET,
     )
+
+    @admin.display(description="Therapy classes")
+    def therapy_class(self, trial):
+        return ", ".join(choice.label for choice in trial.therapy_class_choices)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and registry_trial_ids().filter(id=obj.pk).exists():
+            # Imported from ClinicalTrials.gov: there is no review section or quote to give.
+            for name in REVIEW_PROVENANCE_FIELDS:
+                form.base_fields[name].required = False
+        return form
 
 
 @admin.register(Condition)
-class ConditionAdmin(admin.ModelAdmin):
-    list_display = ("name",)
-    search_fields = ("name",)
+class ConditionAdmin(CuratedAdmin):
+    list_display = ("name", "slug")
+    search_fields = ConditionFilterSet.search_fields
     prepopulated_fields = {"slug": ("name",)}
+
+
+class TrialPartAdmin(CuratedAdmin):
+    """A record that belongs to one trial: its public page is the trial's."""
+
+    list_select_related = ("trial",)
+    autocomplete_fields = ("trial",)
+
+    def view_on_site(self, obj):
+        return obj.trial.get_absolute_url()
+
+
+@admin.register(TrialAgent)
+class TrialAgentAdmin(TrialPartAdmin):
+    list_display = ("trial", "agent", "role", "detail")
+    list_select_related = ("trial", "agent")
+    list_filter = ("role",)
+    search_fields = ("trial__nct_id", "agent__name")
+    autocomplete_fields = ("trial", "agent")
+
+
+@admin.register(Result)
+class ResultAdmin(TrialPartAdmin):
+    list_display = ("trial", "metric", "display_value", "population", "last_updated")
+    list_filter = ("metric", "unit")
+    search_fields = ("trial__nct_id", "population")
+    fieldsets = (
+        (None, {"fields": ("trial", *RESULT_FIELDS)}),
+        PROVENANCE_FIELDSET,
+        RECORD_FIELDSET,
+    )

@@ -1,0 +1,291 @@
+"""Curators at work in admin: who gets in, what they see, history with diff and revert."""
+
+import csv
+import io
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+
+from agents.filtersets import AgentFilterSet
+from agents.models import Agent, NKCellProduct, Target
+from trials.filtersets import TrialFilterSet
+from trials.models import Condition, Result, Trial, TrialAgent
+from trials.services import CURATORS_GROUP, curator_create
+
+pytestmark = pytest.mark.django_db
+
+KB_MODELS = (Target, Agent, NKCellProduct, Condition, Trial, TrialAgent, Result)
+PASSWORD = "lantern-orbit-velvet-42"
+
+
+def admin_url(model, view: str = "", pk=None) -> str:
+    """/admin/<app>/<model>/[<pk>/][<view>/]: the list without arguments."""
+    meta = model._meta
+    parts = [meta.app_label, meta.model_name, *([pk] if pk is not None else []), view]
+    return "/admin/" + "".join(f"{part}/" for part in parts if part != "")
+
+
+@pytest.fixture
+def curator():
+    return curator_create(username="carol", password=PASSWORD, email="carol@example.org")
+
+
+@pytest.fixture
+def curator_client(client, curator):
+    client.force_login(curator)
+    return client
+
+
+def form_data(response) -> dict:
+    """What a browser would post back from an admin form page, unchanged."""
+    forms = [response.context["adminform"].form]
+    data = {}
+    for inline in response.context.get("inline_admin_formsets", []):
+        management = inline.formset.management_form
+        data.update({management.add_prefix(n): management[n].value() for n in management.fields})
+        forms += inline.formset.forms
+    for form in forms:
+        for name in form.fields:
+            value = form[name].value()
+            if value is not None and value is not False:
+                data[form.add_prefix(name)] = value
+    return data
+
+
+# Who gets in
+
+
+@pytest.mark.parametrize("model", KB_MODELS)
+def test_anonymous_visitors_never_reach_admin(client, model):
+    for url in (admin_url(model), admin_url(model, "change", model.objects.first().pk)):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_curators_group_may_edit_the_knowledge_base_and_nothing_else():
+    permissions = Group.objects.get(name=CURATORS_GROUP).permissions.select_related("content_type")
+    granted = {(p.content_type.model_class(), p.codename.split("_")[0]) for p in permissions}
+    assert granted == {
+        (model, action) for model in KB_MODELS for action in ("add", "change", "delete", "view")
+    }
+
+
+def test_create_curator_makes_a_staff_account_in_the_curators_group(client, monkeypatch):
+    monkeypatch.setenv("NKKB_TEST_PASSWORD", PASSWORD)
+    call_command(
+        "create_curator", "dana", "--email", "dana@example.org", "--password-from-env",
+        "NKKB_TEST_PASSWORD", stdout=io.StringIO(),
+    )  # fmt: skip
+
+    assert client.login(username="dana", password=PASSWORD)
+    assert client.get(admin_url(Trial)).status_code == 200
+    assert client.get("/admin/auth/user/").status_code == 403
+    dana = Group.objects.get(name=CURATORS_GROUP).user_set.get()
+    assert (dana.username, dana.email, dana.is_staff, dana.is_superuser) == (
+        "dana", "dana@example.org", True, False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "message"),
+    [
+        (["carol"], {"PW": PASSWORD}, "already exists"),
+        (["erin"], {}, "PW is not set"),
+        (["erin"], {"PW": "password"}, "too common"),
+        (["erin", "--email", "not-an-address"], {"PW": PASSWORD}, "valid email"),
+        (["bad name!"], {"PW": PASSWORD}, "valid username"),
+    ],
+)
+def test_create_curator_refuses_bad_input_and_creates_nothing(
+    curator, monkeypatch, django_user_model, arguments, environment, message
+):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    users = django_user_model.objects.count()
+    with pytest.raises(CommandError, match=message):
+        call_command("create_curator", *arguments, "--password-from-env", "PW")
+    assert django_user_model.objects.count() == users
+
+
+def test_a_staff_user_who_is_not_a_curator_cannot_change_the_knowledge_base(
+    client, django_user_model
+):
+    client.force_login(django_user_model.objects.create_user("sam", is_staff=True))
+    trial = Trial.objects.get(nct_id="NCT02138734")
+
+    assert client.get(admin_url(Trial)).status_code == 403
+    assert client.get(admin_url(Trial, "change", trial.pk)).status_code == 403
+    response = client.post(admin_url(Trial, "change", trial.pk), {"title": "Vandalised"})
+    assert response.status_code == 403
+    trial.refresh_from_db()
+    assert trial.title != "Vandalised"
+
+
+# What curators see
+
+
+@pytest.mark.parametrize("model", KB_MODELS)
+def test_every_admin_page_loads_for_a_curator(curator_client, model):
+    record = model.objects.first()
+    for url in (admin_url(model), admin_url(model, "add")):
+        assert curator_client.get(url).status_code == 200
+    for view in ("change", "history"):
+        assert curator_client.get(admin_url(model, view, record.pk)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "model", [Target, Agent, NKCellProduct, Trial, Result], ids=lambda model: model.__name__
+)
+def test_every_curated_form_shows_provenance(curator_client, model):
+    page = curator_client.get(admin_url(model, "change", model.objects.first().pk))
+    content = page.content.decode()
+    assert "Provenance in the review" in content
+    for field in ("source_section", "source_references", "source_quote", "source_summary"):
+        assert f'name="{field}"' in content
+
+
+def test_a_trial_form_has_its_agents_with_roles_results_and_autocompletes(curator_client):
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    page = curator_client.get(admin_url(Trial, "change", trial.pk))
+    formsets = {
+        inline.formset.prefix: inline.formset for inline in page.context["inline_admin_formsets"]
+    }
+
+    assert len(formsets["trial_agents"].forms) == trial.trial_agents.count()
+    assert "role" in formsets["trial_agents"].forms[0].fields
+    assert len(formsets["results"].forms) == trial.results.count() > 0
+    content = page.content.decode()
+    for field in ("conditions", "nk_products", "trial_agents-0-agent"):
+        assert f'data-field-name="{field.split("-")[-1]}"' in content
+
+
+@pytest.mark.parametrize(
+    ("model", "record"),
+    [
+        (Trial, lambda: Trial.objects.get(nct_id="NCT03019640")),
+        (Agent, lambda: Agent.objects.get(slug="rituximab")),
+        (Result, lambda: Result.objects.filter(trial__nct_id="NCT02321592").first()),
+    ],
+)
+def test_view_on_site_leads_to_the_public_page(curator_client, model, record):
+    record = record()
+    page = curator_client.get(admin_url(model, "change", record.pk)).content.decode()
+    link = page.split('class="viewsitelink"')[0].rsplit('href="', 1)[1].split('"')[0]
+    expected = (record.trial if model is Result else record).get_absolute_url()
+    assert curator_client.get(link, follow=True).request["PATH_INFO"] == expected
+
+
+def test_autocomplete_finds_conditions_for_a_trial(curator_client):
+    response = curator_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "trials", "model_name": "trial", "field_name": "conditions", "term": "mela"},
+    )
+    assert {item["text"] for item in response.json()["results"]} == set(
+        Condition.objects.filter(name__icontains="mela").values_list("name", flat=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("model", "filterset", "query"),
+    [
+        (Trial, TrialFilterSet, "therapy_class=engager&target=cd33"),
+        (Trial, TrialFilterSet, "therapy_class=nk-cell-product"),
+        (Trial, TrialFilterSet, "nk_product=cord-blood-nk"),
+        (Trial, TrialFilterSet, "cd16_status=high-affinity-non-cleavable"),
+        (Trial, TrialFilterSet, "phase=1&condition=adult-t-cell-leukemia"),
+        (Trial, TrialFilterSet, "q=rituximab"),
+        (Agent, AgentFilterSet, "target=pd-l1"),
+        (Agent, AgentFilterSet, "acts_through_cd16=false"),
+        (Agent, AgentFilterSet, "platform=ANKET&agent_class=engager"),
+    ],
+)
+def test_admin_lists_filter_with_the_public_filter_names(curator_client, model, filterset, query):
+    shown = curator_client.get(f"{admin_url(model)}?{query}").context["cl"].queryset
+    expected = filterset(QueryDict(query), queryset=model.objects.all()).qs
+    assert set(shown) == set(expected) != set()
+
+
+def test_an_unknown_filter_value_is_not_a_server_error(curator_client):
+    response = curator_client.get(f"{admin_url(Trial)}?target=no-such-target")
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [admin_url(model) for model in KB_MODELS] + [admin_url(Trial) + "?therapy_class=cytokine"],
+)
+def test_admin_lists_run_a_constant_number_of_queries(curator_client, monkeypatch, url):
+    model_admin = next(a for m, a in admin.site._registry.items() if url.startswith(admin_url(m)))
+    counts = []
+    for page_size in (10, 100):
+        monkeypatch.setattr(model_admin, "list_per_page", page_size)
+        with CaptureQueriesContext(connection) as queries:
+            assert curator_client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_csv_export_of_the_selected_trials(curator_client):
+    selected = Trial.objects.filter(nct_id__in=["NCT03019640", "NCT02321592"])
+    response = curator_client.post(
+        admin_url(Trial),
+        {"action": "export_csv", "_selected_action": [trial.pk for trial in selected]},
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    rows = {row["nct_id"]: row for row in csv.DictReader(io.StringIO(response.content.decode()))}
+    assert set(rows) == {"NCT03019640", "NCT02321592"}
+    assert rows["NCT03019640"]["status"] == "COMPLETED"
+    assert rows["NCT03019640"]["nk_products"] == '["cord blood NK cells"]'
+    assert rows["NCT02321592"]["agents"] == '["AFM13"]'
+
+
+# History: who changed what, the diff, and revert
+
+
+def test_a_curator_edit_is_in_history_with_its_diff_and_can_be_reverted(curator_client, curator):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    original_title = trial.title
+    original_conditions = set(trial.conditions.all())
+    before_edit = trial.history.latest()
+    melanoma = Condition.objects.get(slug="relapsed-or-metastatic-melanoma")
+
+    data = form_data(curator_client.get(admin_url(Trial, "change", trial.pk)))
+    data.update(title="BCG plus N-803, edited by a curator", conditions=[melanoma.pk])
+    response = curator_client.post(admin_url(Trial, "change", trial.pk), data)
+    assert response.status_code == 302, response.context["errors"]
+
+    trial.refresh_from_db()
+    assert trial.title == "BCG plus N-803, edited by a curator"
+    assert set(trial.conditions.all()) == {melanoma}
+    edits = trial.history.filter(history_date__gt=before_edit.history_date)
+    assert edits and all(edit.history_user == curator for edit in edits)
+
+    history = curator_client.get(admin_url(Trial, "history", trial.pk)).content.decode()
+    assert original_title in history and "BCG plus N-803, edited by a curator" in history
+    assert "carol" in history
+
+    revert_url = f"{admin_url(Trial, 'history', trial.pk)}{before_edit.history_id}/"
+    response = curator_client.post(revert_url, form_data(curator_client.get(revert_url)))
+    assert response.status_code == 302
+
+    trial.refresh_from_db()
+    assert trial.title == original_title
+    assert set(trial.conditions.all()) == original_conditions
+    assert trial.history.latest().history_user == curator
+
+
+def test_a_deleted_result_stays_in_history(curator_client):
+    result = Result.objects.filter(trial__nct_id="NCT02321592").first()
+    response = curator_client.post(admin_url(Result, "delete", result.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Result.objects.filter(pk=result.pk).exists()
+    deletion = Result.history.filter(id=result.pk).latest()
+    assert (deletion.history_type, deletion.history_user.username) == ("-", "carol")

@@ -1,0 +1,98 @@
+"""export_release: a versioned release that loaddata turns back into the same knowledge base."""
+
+import csv
+import hashlib
+import io
+import json
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db
+
+MODELS = {
+    "agents.target",
+    "agents.agent",
+    "agents.nkcellproduct",
+    "trials.condition",
+    "trials.trial",
+    "trials.trialagent",
+    "trials.result",
+}
+
+
+def export_release(directory, *arguments):
+    call_command("export_release", str(directory), *arguments, stdout=io.StringIO())
+
+
+def release_files(release) -> dict[str, bytes]:
+    return {
+        path.relative_to(release).as_posix(): path.read_bytes()
+        for path in sorted(release.rglob("*"))
+        if path.is_file() and path.name != "manifest.json"
+    }
+
+
+def test_a_release_holds_json_and_csv_per_model_and_a_manifest_with_counts_and_checksums(
+    tmp_path,
+):
+    export_release(tmp_path, "--tag", "2025.1")
+
+    release = tmp_path / "nkkb-release-2025.1"
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["release"] == "nkkb-release-2025.1"
+    assert {entry["path"] for entry in manifest["files"]} == set(release_files(release))
+    assert {entry["model"] for entry in manifest["files"]} == MODELS
+    for entry in manifest["files"]:
+        content = (release / entry["path"]).read_bytes()
+        assert hashlib.sha256(content).hexdigest() == entry["sha256"]
+        count = apps.get_model(entry["model"]).objects.count()
+        assert entry["records"] == count > 0
+        if entry["path"].endswith(".json"):
+            records = json.loads(content)
+            assert {record["model"] for record in records} == {entry["model"]}
+        else:
+            records = list(csv.DictReader(io.StringIO(content.decode())))
+        assert len(records) == count
+
+
+@pytest.fixture
+def first_release(tmp_path):
+    export_release(tmp_path, "--tag", "first")
+    return tmp_path / "nkkb-release-first"
+
+
+def test_export_flush_load_export_gives_identical_files(tmp_path, first_release, request):
+    # Emptied only after the first release was exported from the seed.
+    request.getfixturevalue("empty_knowledge_base")
+    assert not any(apps.get_model(label).objects.exists() for label in MODELS)
+
+    call_command("loaddata", *sorted(first_release.glob("json/*.json")), verbosity=0)
+    export_release(tmp_path, "--tag", "second")
+
+    second_release = tmp_path / "nkkb-release-second"
+    assert release_files(second_release) == release_files(first_release)
+    first, second = (
+        json.loads((r / "manifest.json").read_text()) for r in (first_release, second_release)
+    )
+    assert second["files"] == first["files"]
+
+
+def test_the_default_tag_is_today_and_a_release_is_never_overwritten(tmp_path):
+    export_release(tmp_path)
+    release = tmp_path / f"nkkb-release-{timezone.now().date().isoformat()}"
+    before = release_files(release)
+
+    with pytest.raises(CommandError, match="already exists; a release is never overwritten"):
+        export_release(tmp_path)
+    assert release_files(release) == before
+    assert [path.name for path in tmp_path.iterdir()] == [release.name]
+
+
+def test_a_tag_that_is_not_a_plain_name_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="may hold only letters"):
+        export_release(tmp_path, "--tag", "../elsewhere")
+    assert list(tmp_path.iterdir()) == []
