@@ -5,6 +5,8 @@ from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet
 from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
 from .models import Agent, NKCellProduct, Target
 
+ORDERING_HELP = "Sort by these fields, comma-separated; a leading - sorts descending. Empty last."
+
 
 def platform_choices():
     platforms = (
@@ -17,7 +19,7 @@ class TargetFilterSet(SearchFilterSet):
     search_fields = ("name", "slug", "aliases", "description")
 
     kind = django_filters.MultipleChoiceFilter(choices=TargetKind.choices, label="Kind")
-    ordering = NullsLastOrderingFilter(fields=("name", "kind"))
+    ordering = NullsLastOrderingFilter(fields=("name", "kind"), help_text=ORDERING_HELP)
 
     class Meta:
         model = Target
@@ -34,13 +36,15 @@ class AgentFilterSet(SearchFilterSet):
         to_field_name="slug",
         queryset=Target.objects.all(),
         label="Target",
+        help_text="Slug of a target it binds.",
     )
     acts_through_cd16 = django_filters.BooleanFilter(label="Acts through CD16")
     approval_status = django_filters.MultipleChoiceFilter(
         choices=ApprovalStatus.choices, label="Approval status"
     )
     ordering = NullsLastOrderingFilter(
-        fields=("name", "agent_class", "platform", "acts_through_cd16", "approval_status")
+        fields=("name", "agent_class", "platform", "acts_through_cd16", "approval_status"),
+        help_text=ORDERING_HELP,
     )
 
     class Meta:
@@ -69,8 +73,11 @@ class NKCellProductFilterSet(SearchFilterSet):
         to_field_name="slug",
         queryset=Target.objects.all(),
         label="Target",
+        help_text="Slug of a target its CAR targets.",
     )
-    ordering = NullsLastOrderingFilter(fields=("name", "source", "donor", "cd16_status"))
+    ordering = NullsLastOrderingFilter(
+        fields=("name", "source", "donor", "cd16_status"), help_text=ORDERING_HELP
+    )
 
     class Meta:
         model = NKCellProduct

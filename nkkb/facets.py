@@ -1,7 +1,8 @@
 """Facet counts: for each option of a filter, how many results it would leave.
 
 As on ClinicalTrials.gov, an option's count applies every other active filter, so options of one
-filter can be combined (they are OR-ed) while the other filters narrow the counts.
+filter can be combined (they are OR-ed) while the other filters narrow the counts. A filter whose
+options are AND-ed (listed in the FilterSet's `conjoined_facets`) counts within its own selection.
 """
 
 from collections import defaultdict
@@ -20,7 +21,8 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
     counts = {}
     for name, paths in filterset.facet_paths.items():
         data = filterset.data.copy()
-        data.pop(name, None)
+        if name not in filterset.conjoined_facets:
+            data.pop(name, None)
         others = type(filterset)(data, queryset=filterset.queryset, request=filterset.request)
         queryset = others.qs.order_by() if others.is_valid() else filterset.queryset.none()
         count = getattr(filterset, f"count_{name}", None)

@@ -11,6 +11,9 @@ class SearchFilterSet(django_filters.FilterSet):
     """A FilterSet with a free-text search over the lookups listed in `search_fields`."""
 
     search_fields: tuple[str, ...] = ()
+    # Facets a list page counts (see nkkb.facets); those whose options are AND-ed.
+    facet_paths: dict[str, tuple[str, ...]] = {}
+    conjoined_facets: frozenset[str] = frozenset()
 
     q = django_filters.CharFilter(method="search", label="Search")
 

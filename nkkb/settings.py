@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
     "agents",
     "trials",
@@ -151,23 +152,51 @@ NKKB_REVIEW_PATH = Path(
 )
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous write is then a 401 that names the scheme, not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "nkkb.api.SearchFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "nkkb.api.PageNumberPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_ANON_THROTTLE_RATE", "120/minute")},
+    # Clients are told apart by REMOTE_ADDR; behind N reverse proxies, the Nth address from the
+    # end of X-Forwarded-For (a client could forge the rest of that header).
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
+    "EXCEPTION_HANDLER": "nkkb.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": False,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "NKKB API",
     "DESCRIPTION": (
         "Therapies that enhance NK cell cytotoxicity against cancer, and the clinical trials "
-        "that test them, curated from the literature with provenance."
+        "that test them, curated from the literature with provenance. Anyone may read; "
+        "writing needs a curator's token or session. Lists take the same filters as the "
+        "site's pages (repeat one to match any of its values; different filters must all "
+        "match), `page` and `page_size`, and `format=csv`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # What a client sends (slugs) differs from what it reads back (brief objects).
+    "COMPONENT_SPLIT_REQUEST": True,
+    "GET_LIB_DOC_EXCLUDES": "nkkb.api.schema_doc_excludes",
+    # The schema lists the current slugs of agents, targets..., so generating it reads the
+    # database, which `check --deploy` must not need; tests/test_api.py validates the schema.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    # The docs page loads Swagger UI from the app itself: no CDN, works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }

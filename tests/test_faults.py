@@ -21,10 +21,13 @@ def refuse_connections(execute, sql, params, many, context):
 def test_an_unreachable_database_answers_503_and_the_site_recovers(client):
     with connection.execute_wrapper(refuse_connections):
         page = client.get("/trials/")
+        api = client.get("/api/v1/trials/")
 
     assert page.status_code == 503
     assert "database is unavailable" in page.content.decode()
     assert page["Retry-After"] == "30"
+    assert api.status_code == 503
+    assert "database is unavailable" in api.json()["detail"]
 
     assert client.get("/trials/").status_code == 200
 

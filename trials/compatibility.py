@@ -55,8 +55,8 @@ def pair_warnings(agent: Agent, product: NKCellProduct) -> list[CompatibilityWar
                 agent=agent,
                 product=product,
                 message=(
-                    f"{agent.name} depends on CD16, which ADAM17 can shed from {product.name} "
-                    "cells; only non-cleavable CD16 (or an ADAM17 inhibitor) avoids this."
+                    f"{agent.name} depends on CD16, which ADAM17 can shed from {product.name}; "
+                    "only non-cleavable CD16 (or an ADAM17 inhibitor) avoids this."
                 ),
                 section="4",
                 references=(49,),

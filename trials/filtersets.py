@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from agents.choices import CD16Status
-from agents.filtersets import platform_choices
+from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.facets import facet_values
 from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet
@@ -26,38 +26,63 @@ class TrialFilterSet(SearchFilterSet):
     )
 
     therapy_class = django_filters.MultipleChoiceFilter(
-        choices=TherapyClass.choices, method="filter_therapy_class", label="Therapy class"
+        choices=TherapyClass.choices,
+        method="filter_therapy_class",
+        label="Therapy class",
+        help_text=(
+            "What the trial tests: the class of one of its agents, or nk-cell-product. Several "
+            "values ask for trials that combine all of them (cytokine and nk-cell-product)."
+        ),
     )
     agent = django_filters.ModelMultipleChoiceFilter(
-        field_name="agents__slug", to_field_name="slug", queryset=Agent.objects.all(), label="Agent"
+        field_name="agents__slug",
+        to_field_name="slug",
+        queryset=Agent.objects.all(),
+        label="Agent",
+        help_text="Agent slug.",
     )
     platform = django_filters.MultipleChoiceFilter(
-        field_name="agents__platform", choices=platform_choices, label="Agent platform"
+        field_name="agents__platform",
+        choices=platform_choices,
+        label="Agent platform",
+        help_text="Platform of one of its agents, e.g. TriKE.",
     )
     target = django_filters.ModelMultipleChoiceFilter(
-        to_field_name="slug", queryset=Target.objects.all(), method="filter_target", label="Target"
+        to_field_name="slug",
+        queryset=Target.objects.all(),
+        method="filter_target",
+        label="Target",
+        help_text="Target slug: bound by one of its agents or by the CAR of one of its products.",
     )
     nk_product = django_filters.ModelMultipleChoiceFilter(
         field_name="nk_products__slug",
         to_field_name="slug",
         queryset=NKCellProduct.objects.all(),
         label="NK cell product",
+        help_text="NK cell product slug.",
     )
     cd16_status = django_filters.MultipleChoiceFilter(
         field_name="nk_products__cd16_status",
         choices=CD16Status.choices,
         label="NK product CD16 status",
+        help_text="CD16 status of one of its NK cell products.",
     )
-    phase = django_filters.MultipleChoiceFilter(choices=Phase.choices, label="Phase")
-    status = django_filters.MultipleChoiceFilter(choices=TrialStatus.choices, label="Status")
+    phase = django_filters.MultipleChoiceFilter(
+        choices=Phase.choices, label="Phase", help_text="Phase, by value: 2 is II, 1-2 is I/II."
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=TrialStatus.choices, label="Status", help_text="ClinicalTrials.gov overall status."
+    )
     condition = django_filters.ModelMultipleChoiceFilter(
         field_name="conditions__slug",
         to_field_name="slug",
         queryset=Condition.objects.all(),
         label="Condition",
+        help_text="Condition slug.",
     )
-    ordering = NullsLastOrderingFilter(fields=TRIAL_ORDERING)
+    ordering = NullsLastOrderingFilter(fields=TRIAL_ORDERING, help_text=ORDERING_HELP)
 
+    conjoined_facets = frozenset({"therapy_class"})
     facet_paths = {
         "therapy_class": ("agents__agent_class",),
         "agent": ("agents__slug",),
@@ -86,9 +111,10 @@ class TrialFilterSet(SearchFilterSet):
         ]
 
     def filter_therapy_class(self, queryset, name, values):
-        if not values:
-            return queryset
-        return queryset.filter(therapy_class_condition(values)).distinct()
+        """Trials that combine every class asked for: therapy classes describe combinations."""
+        for value in values:
+            queryset = queryset.filter(therapy_class_condition([value]))
+        return queryset.distinct()
 
     def count_therapy_class(self, queryset) -> dict[str, int]:
         counts = facet_values(queryset, self.facet_paths["therapy_class"])
@@ -109,6 +135,8 @@ class TrialFilterSet(SearchFilterSet):
 class ConditionFilterSet(SearchFilterSet):
     search_fields = ("name",)
 
+    ordering = NullsLastOrderingFilter(fields=("name",), help_text=ORDERING_HELP)
+
     class Meta:
         model = Condition
-        fields = ["q"]
+        fields = ["q", "ordering"]

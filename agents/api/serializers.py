@@ -1,0 +1,153 @@
+"""Targets, agents and NK cell products in the API, and the brief forms other records nest."""
+
+from rest_framework import serializers
+
+from nkkb.api import (
+    BriefSlugRelatedField,
+    ComputedListSerializer,
+    HTMLURLField,
+    ModelCleanSerializer,
+    ProvenanceSerializer,
+)
+from trials.models import Trial
+
+from ..models import Agent, NKCellProduct, Target
+
+
+class TrialLinkSerializer(serializers.ModelSerializer):
+    """A trial as the records it involves link to it."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:trial-detail", lookup_field="nct_id")
+
+    class Meta:
+        model = Trial
+        fields = ["nct_id", "title", "url"]
+
+
+class TargetBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Target
+        fields = ["name", "slug", "kind"]
+
+
+class AgentBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agent
+        fields = ["name", "slug", "agent_class", "acts_through_cd16"]
+
+
+class NKCellProductBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NKCellProduct
+        fields = ["name", "slug", "cd16_status"]
+
+
+class NamedCuratedSerializer(ModelCleanSerializer):
+    """The fields every target, agent and NK cell product has."""
+
+    html_url = HTMLURLField()
+    aliases = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Other names the review uses."
+    )
+    provenance = ProvenanceSerializer(source="*")
+
+    class Meta:
+        fields = ["url", "html_url", "slug", "name", "aliases"]
+        trailing_fields = ["provenance", "last_updated"]
+
+
+def target_trials(target: Target) -> list[Trial]:
+    """Reads prefetched agents' and products' trials: no query of its own."""
+    trials = {
+        trial.nct_id: trial
+        for related in [*target.agents.all(), *target.nk_products.all()]
+        for trial in related.trials.all()
+    }
+    return [trials[nct_id] for nct_id in sorted(trials)]
+
+
+class TargetSerializer(NamedCuratedSerializer):
+    """A target, the agents and NK cell products aimed at it, and their trials."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:target-detail", lookup_field="slug")
+    agents = AgentBriefSerializer(many=True, read_only=True)
+    nk_products = NKCellProductBriefSerializer(
+        many=True, read_only=True, help_text="NK cell products whose CAR targets it."
+    )
+    trials = ComputedListSerializer(
+        child=TrialLinkSerializer(),
+        compute=target_trials,
+        help_text="Trials of its agents and of the NK cell products whose CAR targets it.",
+    )
+
+    class Meta:
+        model = Target
+        fields = [
+            *NamedCuratedSerializer.Meta.fields,
+            "kind",
+            "description",
+            "agents",
+            "nk_products",
+            "trials",
+            *NamedCuratedSerializer.Meta.trailing_fields,
+        ]
+
+
+class AgentSerializer(NamedCuratedSerializer):
+    """An agent: its class, platform, targets, whether it acts through CD16, its trials."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:agent-detail", lookup_field="slug")
+    targets = BriefSlugRelatedField(
+        TargetBriefSerializer,
+        many=True,
+        queryset=Target.objects.all(),
+        required=False,
+        help_text="Written as target slugs.",
+    )
+    trials = TrialLinkSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Agent
+        fields = [
+            *NamedCuratedSerializer.Meta.fields,
+            "agent_class",
+            "platform",
+            "targets",
+            "mechanism",
+            "acts_through_cd16",
+            "approval_status",
+            "approval_note",
+            "trials",
+            *NamedCuratedSerializer.Meta.trailing_fields,
+        ]
+
+
+class NKCellProductSerializer(NamedCuratedSerializer):
+    """An NK cell product: origin, donor, CD16 status, engineering, its trials."""
+
+    url = serializers.HyperlinkedIdentityField(
+        view_name="api:nk-product-detail", lookup_field="slug"
+    )
+    targets = BriefSlugRelatedField(
+        TargetBriefSerializer,
+        many=True,
+        queryset=Target.objects.all(),
+        required=False,
+        help_text="Antigens its CAR targets; written as target slugs.",
+    )
+    trials = TrialLinkSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = NKCellProduct
+        fields = [
+            *NamedCuratedSerializer.Meta.fields,
+            "source",
+            "donor",
+            "cd16_status",
+            "targets",
+            "engineering",
+            "expansion",
+            "description",
+            "trials",
+            *NamedCuratedSerializer.Meta.trailing_fields,
+        ]

@@ -1,0 +1,326 @@
+"""What every API endpoint shares: pagination, errors, CSV, validation as admin does it, links."""
+
+import copy
+import csv
+import io
+from decimal import Decimal
+
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.http import Http404
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_basic_type, get_lib_doc_excludes
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, filters, pagination, renderers, serializers, status, views
+from rest_framework.settings import api_settings
+
+from .models import CuratedModel, ReviewSection
+from .tables import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """`page` and `page_size`, capped like the list pages; a page past the end is a 404."""
+
+    page_size = DEFAULT_PAGE_SIZE
+    page_size_query_param = "page_size"
+    page_size_query_description = (
+        f"Results per page: {DEFAULT_PAGE_SIZE} unless given, at most {MAX_PAGE_SIZE} "
+        "(a larger value is lowered to it)."
+    )
+    max_page_size = MAX_PAGE_SIZE
+    invalid_page_message = "Page {page_number} does not exist: {message}."
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=MAX_PAGE_SIZE)
+        return parameters
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's `search`, over the same fields as the FilterSet's `q` (see CuratedViewSetMixin)."""
+
+    search_description = (
+        "Words, each of which must appear (case-insensitive) in one of the fields that `q` "
+        "searches. Unlike `q`, which matches its text as one phrase, the words may be apart."
+    )
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Other records still refer to this one."
+    default_code = "conflict"
+
+
+def api_errors(error: DjangoValidationError, api_names: dict | None = None) -> dict:
+    """Django's validation messages keyed as DRF keys them, under the API's field names.
+
+    `api_names` maps a model field to its path in the API, e.g. `("provenance", "section")`.
+    """
+    if not hasattr(error, "error_dict"):
+        return {api_settings.NON_FIELD_ERRORS_KEY: error.messages}
+    paths = {NON_FIELD_ERRORS: (api_settings.NON_FIELD_ERRORS_KEY,), **(api_names or {})}
+    errors = {}
+    for model_field, messages in error.message_dict.items():
+        path = paths.get(model_field, (model_field,))
+        target = errors
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target.setdefault(path[-1], []).extend(messages)
+    return errors
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus: Django's validation errors are a 400, protected deletes a 409."""
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(api_errors(exc))
+    elif isinstance(exc, ProtectedError):
+        referrers = sorted(str(obj) for obj in exc.protected_objects)
+        exc = Conflict(
+            f"It cannot be deleted while these records refer to it: {'; '.join(referrers)}."
+        )
+    return views.exception_handler(exc, context)
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """One row per record, one column per field; nested fields get dotted column names.
+
+    A list becomes one cell, its items separated by "; " (a list inside a list item by ", "),
+    so that `agents.name` and `agents.role` line up item by item. The columns come from the
+    view's serializer, so they are the same whatever the rows hold, even with no row at all.
+    """
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+    separators = ("; ", ", ")
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        serializer = renderer_context["view"].get_serializer()
+        columns = csv_columns(serializer)
+        rows = data if isinstance(data, list) else [data]
+        output = io.StringIO()
+        writer = csv.writer(output)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(
+                self.cell(lookup(row, column.split(".")), depth=0) for column in columns
+            )
+        return output.getvalue().encode(self.charset)
+
+    def cell(self, value, *, depth: int) -> str:
+        if isinstance(value, list):
+            separator = self.separators[min(depth, len(self.separators) - 1)]
+            return separator.join(self.cell(item, depth=depth + 1) for item in value)
+        if isinstance(value, Decimal):
+            return f"{value.normalize():f}"
+        return "" if value is None else str(value)
+
+
+def csv_columns(serializer) -> list[str]:
+    columns = []
+    for name, field in serializer.fields.items():
+        if field.write_only:
+            continue
+        nested = nested_serializer(field)
+        columns += [f"{name}.{column}" for column in csv_columns(nested)] if nested else [name]
+    return columns
+
+
+def nested_serializer(field):
+    if isinstance(field, serializers.ListSerializer):
+        return field.child
+    if isinstance(field, serializers.ManyRelatedField):
+        field = field.child_relation
+    if isinstance(field, BriefSlugRelatedField):
+        return field.brief_serializer()
+    if isinstance(field, serializers.BaseSerializer):
+        return field
+    return None
+
+
+def lookup(data, keys: list[str]):
+    if isinstance(data, list):
+        return [lookup(item, keys) for item in data]
+    if not keys or data is None:
+        return data
+    return lookup(data.get(keys[0]), keys[1:])
+
+
+class CuratedViewSetMixin:
+    """A model's API: its page's FilterSet, JSON or CSV, and 404s that say what was missing.
+
+    CSV holds the whole filtered selection, as the pages' export does: `page` and `page_size`
+    apply to JSON only. (A mixin, not a ViewSet: this module is named in the REST_FRAMEWORK
+    setting, which DRF's generic views read as they are defined.)
+    """
+
+    lookup_field = "slug"
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+
+    @property
+    def search_fields(self):
+        return self.filterset_class.search_fields
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404:
+            name = self.queryset.model._meta.verbose_name
+            raise exceptions.NotFound(
+                f"NKKB has no {name} {self.kwargs[self.lookup_field]!r}."
+            ) from None
+
+    def paginate_queryset(self, queryset):
+        if isinstance(self.request.accepted_renderer, CSVRenderer):
+            return None
+        return super().paginate_queryset(queryset)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(getattr(request, "accepted_renderer", None), CSVRenderer):
+            if response.status_code >= 400:
+                # An error is a message, not a table: it goes out as JSON whatever was asked.
+                request.accepted_renderer = renderers.JSONRenderer()
+                request.accepted_media_type = request.accepted_renderer.media_type
+            else:
+                filename = f"nkkb-{self.basename}s.csv"
+                response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class HTMLURLField(serializers.ReadOnlyField):
+    """The record's page on the site (its `get_absolute_url`), as an absolute URL."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="get_absolute_url", **kwargs)
+
+    def to_representation(self, value):
+        return self.context["request"].build_absolute_uri(value)
+
+
+class ComputedListSerializer(serializers.ListSerializer):
+    """A read-only list of `child` that `compute(record)` derives from the record."""
+
+    def __init__(self, *args, compute, **kwargs):
+        self.compute = compute
+        super().__init__(*args, source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance):
+        return super().to_representation(self.compute(instance))
+
+
+class BriefSlugRelatedField(serializers.SlugRelatedField):
+    """A relation written as the related records' slugs and read as their brief serializer."""
+
+    def __init__(self, brief_serializer, **kwargs):
+        self.brief_serializer = brief_serializer
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_representation(self, obj):
+        return self.brief_serializer(obj, context=self.context).data
+
+
+class BriefSlugRelatedFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = BriefSlugRelatedField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return build_basic_type(OpenApiTypes.STR)
+        return auto_schema.resolve_serializer(self.target.brief_serializer, direction).ref
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    """Where in the review a record's facts come from (the model's `source_*` fields)."""
+
+    section = serializers.ChoiceField(choices=ReviewSection.choices, source="source_section")
+    references = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), source="source_references", required=False
+    )
+    quote = serializers.CharField(
+        source="source_quote", max_length=CuratedModel._meta.get_field("source_quote").max_length
+    )
+    summary = serializers.CharField(source="source_summary")
+
+
+class ModelCleanSerializer(serializers.ModelSerializer):
+    """Validates as admin does, with the model's `full_clean` (constraints included), and
+    reports each problem under the API's name for the field. Saves all or nothing."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        model = self.Meta.model
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        concrete = {field.name for field in model._meta.concrete_fields}
+        for name, value in attrs.items():
+            if name in concrete:
+                setattr(instance, name, value)
+        api_names = self.api_names()
+        try:
+            instance.full_clean(exclude=concrete - set(api_names))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(api_errors(error, api_names)) from None
+        return attrs
+
+    def api_names(self) -> dict[str, tuple[str, ...]]:
+        """{model field: its path in the API} for every field this serializer writes."""
+        names = {}
+        for name, field in self.fields.items():
+            if field.read_only:
+                continue
+            if field.source == "*" and isinstance(field, serializers.Serializer):
+                for sub_name, sub in field.fields.items():
+                    names[sub.source] = (name, sub_name)
+            else:
+                names[field.source] = (name,)
+        return names
+
+    def create(self, validated_data):
+        with transaction.atomic():
+            return super().create(validated_data)
+
+    def update(self, instance, validated_data):
+        with transaction.atomic():
+            return super().update(instance, validated_data)
+
+
+def schema_doc_excludes() -> list[type]:
+    """Base classes whose docstrings describe the code, not an endpoint or a schema."""
+    return [*get_lib_doc_excludes(), CuratedViewSetMixin, ModelCleanSerializer]
+
+
+class FilterSetParameters(DjangoFilterExtension):
+    """Documents every filter with its allowed values, those read from the database included.
+
+    drf-spectacular leaves out values that come from a query (agents, targets, platforms...);
+    the schema is generated per request, so listing the current ones keeps it true.
+    """
+
+    priority = 1
+
+    def _get_explicit_filter_choices(self, filter_field):
+        queryset = getattr(filter_field, "queryset", None)
+        if queryset is not None:
+            field = filter_field.extra.get("to_field_name", "pk")
+            return list(queryset.values_list(field, flat=True))
+        choices = filter_field.extra.get("choices")
+        if callable(choices):
+            return [value for value, _ in choices()]
+        return super()._get_explicit_filter_choices(filter_field)
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        if filter_field.method == "search":
+            fields = ", ".join(field.replace("__", ".") for field in filterset_class.search_fields)
+            for parameter in parameters:
+                parameter["description"] = (
+                    f"Text matched as one phrase, case-insensitive, against: {fields}."
+                )
+        return parameters

@@ -1,0 +1,363 @@
+"""The REST API read side: representations, filters, ordering, search, pages, CSV, schema, docs."""
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import re
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle
+
+from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
+from agents.models import Agent, NKCellProduct, Target
+from trials.filtersets import ConditionFilterSet, TrialFilterSet
+from trials.models import Condition, Trial
+
+pytestmark = pytest.mark.django_db
+
+V1 = "/api/v1"
+LISTS = {
+    "trials": TrialFilterSet,
+    "agents": AgentFilterSet,
+    "nk-products": NKCellProductFilterSet,
+    "targets": TargetFilterSet,
+    "conditions": ConditionFilterSet,
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle():
+    """Anonymous throttling counts in the cache; each test starts with a clean count."""
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def keys(response, key: str) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [record[key] for record in response.json()["results"]]
+
+
+def csv_rows(response) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_the_versioned_root_links_every_endpoint(api):
+    root = api.get(f"{V1}/").json()
+    assert set(root) == {*LISTS, "compatibility"}
+    for name in LISTS:
+        assert root[name] == f"http://testserver{V1}/{name}/"
+        assert api.get(root[name]).status_code == 200
+
+
+def test_a_trial_carries_what_it_tests_on_whom_its_results_and_provenance(api):
+    trial = api.get(f"{V1}/trials/NCT03019640/").json()
+
+    assert trial["url"] == f"http://testserver{V1}/trials/NCT03019640/"
+    assert trial["html_url"] == "http://testserver/trials/NCT03019640/"
+    assert trial["ctgov_url"] == "https://clinicaltrials.gov/study/NCT03019640"
+    assert (trial["phase"], trial["status"], trial["enrollment"]) == (None, "COMPLETED", 22)
+    assert trial["conditions"] == ["Recurrent or treatment-resistant B cell non-Hodgkin lymphoma"]
+    assert trial["therapy_classes"] == ["tumor-targeting-mab", "nk-cell-product", "other"]
+    rituximab = next(agent for agent in trial["agents"] if agent["slug"] == "rituximab")
+    assert rituximab == {
+        "name": "rituximab",
+        "slug": "rituximab",
+        "agent_class": "tumor-targeting-mab",
+        "platform": "monoclonal antibody",
+        "targets": ["cd20"],
+        "role": "investigational",
+        "detail": "CD20+ patients only, days 13 to 7 before transplant",
+    }
+    assert trial["nk_products"] == [
+        {"name": "cord blood NK cells", "slug": "cord-blood-nk", "cd16_status": "unknown"}
+    ]
+    orr = trial["results"][0]
+    assert (orr["metric"], orr["value"], orr["unit"]) == ("orr", 84, "percent")
+    assert orr["population"] == "all enrolled B cell NHL patients (early results)"
+    assert trial["provenance"]["section"] == "6.1" and trial["provenance"]["references"] == [117]
+    assert trial["provenance"]["summary"].startswith("Completed study in 22 patients")
+    assert [warning["code"] for warning in trial["compatibility_warnings"]] == ["adam17-shedding"]
+    assert trial["last_updated"]
+
+
+def test_agents_products_targets_and_conditions_link_to_their_trials(api):
+    agent = api.get(f"{V1}/agents/monalizumab/").json()
+    nkg2a = {"name": "NKG2A", "slug": "nkg2a", "kind": "nk-inhibitory-receptor"}
+    assert agent["targets"] == [nkg2a]
+    assert "NCT02643550" in {trial["nct_id"] for trial in agent["trials"]}
+    assert agent["trials"][0]["url"].startswith(f"http://testserver{V1}/trials/NCT")
+
+    product = api.get(f"{V1}/nk-products/nk-92/").json()
+    assert product["cd16_status"] == "absent"
+    assert product["html_url"] == "http://testserver/nk-products/nk-92/"
+
+    target = api.get(f"{V1}/targets/cd33/").json()
+    assert "trike-161533" in {agent["slug"] for agent in target["agents"]}
+    assert "NCT03214666" in {trial["nct_id"] for trial in target["trials"]}
+
+    condition = api.get(f"{V1}/conditions/mycosis-fungoides/").json()
+    assert {trial["nct_id"] for trial in condition["trials"]} == {"NCT04185220", "NCT04101331"}
+    assert condition["html_url"] == "http://testserver/trials/?condition=mycosis-fungoides"
+
+
+def test_a_target_lists_the_trials_of_its_car_nk_products_too(api):
+    target = api.get(f"{V1}/targets/bcma/").json()
+    assert {product["slug"] for product in target["nk_products"]} >= {"ft576"}
+    assert {trial["nct_id"] for trial in target["trials"]} == {
+        "NCT05182073",
+        "NCT05839626",
+        "NCT04975399",
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("agent=il-15&therapy_class=nk-cell-product", {"NCT04623944", "NCT05020678"}),
+        ("therapy_class=engager&target=cd33", {"NCT03214666", "NCT04789655"}),
+        ("platform=ROCK", {"NCT02321592", "NCT04101331", "NCT04074746"}),
+        ("nk_product=cynk-001", {"NCT04310592"}),
+        ("cd16_status=high-affinity", {"NCT04390399", "NCT05618925"}),
+        ("phase=3&phase=2-3", {"NCT03022825", "NCT04590963", "NCT05221840"}),
+        ("status=TERMINATED", {"NCT04590963", "NCT03214666"}),
+        ("condition=mycosis-fungoides", {"NCT04185220", "NCT04101331"}),
+        ("target=bcma", {"NCT05182073", "NCT05839626", "NCT04975399"}),
+        ("q=MEDI4736", {"NCT05221840", "NCT05903092", "NCT02671435"}),
+        ("search=MEDI4736", {"NCT05221840", "NCT05903092", "NCT02671435"}),
+        ("q=no-such-thing", set()),
+    ],
+)
+def test_each_trial_filter_narrows_the_list_as_on_the_page(api, query, expected):
+    assert set(keys(api.get(f"{V1}/trials/?{query}&page_size=100"), "nct_id")) == expected
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "query", "expected"),
+    [
+        ("agents", "agent_class=engager&platform=ANKET", {"iph6501", "sar445514", "sar443579"}),
+        ("agents", "target=pd-l1", {"avelumab", "durvalumab"}),
+        ("agents", "acts_through_cd16=false", {"pertuzumab"}),
+        ("agents", "approval_status=under-review", {"n-803"}),
+        ("nk-products", "cd16_status=absent", {"nk-92"}),
+        ("nk-products", "source=cord-blood", {"cord-blood-nk"}),
+        ("nk-products", "donor=haploidentical", {"haploidentical-nk", "haploidentical-il15-nk"}),
+        ("nk-products", "target=pd-l1", {"pd-l1-t-hank"}),
+        (
+            "targets",
+            "kind=cytokine-receptor",
+            {"il-2ra", "il-2rb", "common-gamma-chain", "il-15ra"},
+        ),
+        ("targets", "q=CD122", {"il-2rb"}),
+        ("conditions", "q=mycosis", {"mycosis-fungoides"}),
+    ],
+)
+def test_each_filter_of_the_other_lists_narrows_them(api, endpoint, query, expected):
+    assert set(keys(api.get(f"{V1}/{endpoint}/?{query}&page_size=100"), "slug")) == expected
+
+
+def test_search_matches_words_apart_where_q_needs_the_phrase(api):
+    assert keys(api.get(f"{V1}/nk-products/?q=knockout CD38"), "slug") == []
+    assert keys(api.get(f"{V1}/nk-products/?search=knockout CD38"), "slug") == ["ft576"]
+
+
+def test_ordering_sorts_every_list_and_puts_empty_values_last(api):
+    by_enrollment = keys(api.get(f"{V1}/trials/?ordering=-enrollment&page_size=3"), "nct_id")
+    assert by_enrollment == ["NCT05221840", "NCT02643550", "NCT02321592"]
+    ascending = keys(api.get(f"{V1}/trials/?ordering=enrollment&page_size=100"), "nct_id")
+    assert Trial.objects.get(nct_id=ascending[-1]).enrollment is None
+    for endpoint, model in [
+        ("agents", Agent),
+        ("nk-products", NKCellProduct),
+        ("targets", Target),
+        ("conditions", Condition),
+    ]:
+        listed = keys(api.get(f"{V1}/{endpoint}/?ordering=-name&page_size=100"), "slug")
+        assert listed == list(model.objects.order_by("-name").values_list("slug", flat=True))
+
+
+def test_pages_follow_each_other_and_the_page_size_is_capped(api):
+    first = api.get(f"{V1}/trials/?page_size=10&ordering=nct_id").json()
+    assert first["count"] == 58 and len(first["results"]) == 10 and first["previous"] is None
+    assert "page=2" in first["next"] and "page_size=10" in first["next"]
+    last = api.get(first["next"].replace("page=2", "page=6")).json()
+    assert len(last["results"]) == 8 and last["next"] is None
+    assert len(api.get(f"{V1}/trials/").json()["results"]) == 25
+
+    Condition.objects.bulk_create(
+        Condition(name=f"Condition {number}", slug=f"condition-{number}") for number in range(80)
+    )
+    assert len(api.get(f"{V1}/conditions/?page_size=100000").json()["results"]) == 100
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "field", "message"),
+    [
+        (f"{V1}/trials/?phase=9z", 400, "phase", "9z is not one of the available choices"),
+        (f"{V1}/trials/?agent=no-such-agent", 400, "agent", "no-such-agent"),
+        (f"{V1}/trials/?therapy_class=vaccine", 400, "therapy_class", "vaccine"),
+        (f"{V1}/trials/?ordering=bogus", 400, "ordering", "bogus"),
+        (f"{V1}/targets/?kind=vaccine&format=csv", 400, "kind", "vaccine"),
+        (f"{V1}/trials/NCT123/", 404, "detail", "'NCT123' is not an NCT number"),
+        (f"{V1}/trials/nct02138734x/", 404, "detail", "is not an NCT number"),
+        (f"{V1}/trials/NCT00000000/", 404, "detail", "NKKB has no trial 'NCT00000000'"),
+        (f"{V1}/agents/nope/", 404, "detail", "NKKB has no agent 'nope'"),
+        (f"{V1}/nk-products/nope/", 404, "detail", "NKKB has no NK cell product 'nope'"),
+        (f"{V1}/trials/?page=7", 404, "detail", "Page 7 does not exist"),
+        (f"{V1}/trials/?page=last-but-one", 404, "detail", "not an integer"),
+        (f"{V1}/compatibility/?agent=nope&product=nk-92", 400, "agent", "slug=nope"),
+        (f"{V1}/compatibility/?agent=rituximab", 400, "product", "required"),
+        (f"{V1}/no-such-endpoint/", 404, "detail", "no endpoint at /api/v1/no-such-endpoint/"),
+    ],
+)
+def test_bad_requests_get_a_json_message_not_a_server_error(api, url, status, field, message):
+    response = api.get(url)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    detail = response.json()[field]
+    assert message in (detail if isinstance(detail, str) else " ".join(detail))
+
+
+def test_the_pair_check_uses_the_pages_rules(api):
+    checked = api.get(f"{V1}/compatibility/?agent=rituximab&product=nk-92").json()
+    assert checked["agent"]["slug"] == "rituximab" and checked["product"]["cd16_status"] == "absent"
+    assert [warning["code"] for warning in checked["warnings"]] == ["cd16-lacking"]
+    assert checked["warnings"][0]["section"] == "8"
+    assert api.get(f"{V1}/compatibility/?agent=n-803&product=nk-92").json()["warnings"] == []
+
+
+@pytest.mark.parametrize("how", ["format", "accept"])
+@pytest.mark.parametrize("endpoint", LISTS)
+def test_every_list_exports_its_whole_filtered_selection_as_csv(api, endpoint, how):
+    order, key = ("nct_id", "nct_id") if endpoint == "trials" else ("name", "slug")
+    query = f"ordering=-{order}&page_size=5"
+    if how == "format":
+        response = api.get(f"{V1}/{endpoint}/?{query}&format=csv")
+    else:
+        response = api.get(f"{V1}/{endpoint}/?{query}", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith("attachment; filename=")
+    rows = csv_rows(response)
+    model = LISTS[endpoint]._meta.model
+    assert len(rows) == model.objects.count()
+    assert rows[0][key] == getattr(model.objects.order_by(f"-{order}").first(), key)
+
+
+def test_csv_flattens_nested_fields_into_aligned_columns(api):
+    response = api.get(f"{V1}/trials/?therapy_class=engager&page_size=5&format=csv")
+    rows = {row["nct_id"]: row for row in csv_rows(response)}
+    assert len(rows) == 10
+    afm13 = rows["NCT04074746"]
+    assert afm13["agents.name"] == "AFM13" and afm13["agents.targets"] == "cd16, cd30"
+    assert afm13["nk_products.name"] == "cord blood NK cells"
+    assert afm13["compatibility_warnings.code"] == "adam17-shedding"
+    assert afm13["provenance.section"] and afm13["url"].startswith("http://testserver/api/v1/")
+
+    trial = next(row for row in csv_rows(api.get(f"{V1}/trials/NCT03019640/?format=csv")))
+    names = trial["agents.name"].split("; ")
+    roles = trial["agents.role"].split("; ")
+    assert dict(zip(names, roles, strict=True))["rituximab"] == "investigational"
+    assert trial["results.value"].split("; ")[:2] == ["84", "68"]
+    assert trial["agents.targets"] == "; ; cd20"  # one cell per agent, empty when it has none
+
+
+def test_an_empty_csv_selection_still_names_its_columns(api):
+    response = api.get(f"{V1}/trials/?q=no-such-thing&format=csv")
+    lines = response.content.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("url,html_url,ctgov_url,nct_id,title")
+
+
+# Anonymous requests: no session or user query. One query counts the selection, one reads the
+# page, one per prefetched relation; a filter whose values name records adds one to check them.
+LIST_QUERIES = [
+    ("trials/?", 8),
+    ("trials/?therapy_class=cytokine&agent=il-15&", 9),
+    ("agents/?", 4),
+    ("nk-products/?", 4),
+    ("targets/?", 6),
+    ("conditions/?", 3),
+]
+
+
+@pytest.mark.parametrize(("url", "queries"), LIST_QUERIES)
+def test_every_list_runs_a_constant_number_of_queries(api, django_assert_num_queries, url, queries):
+    for page_size in (10, 100):
+        with django_assert_num_queries(queries):
+            assert api.get(f"{V1}/{url}page_size={page_size}").status_code == 200
+
+
+@pytest.mark.parametrize(("url", "queries"), LIST_QUERIES)
+def test_csv_runs_a_constant_number_of_queries_too(api, django_assert_num_queries, url, queries):
+    with django_assert_num_queries(queries - 1):  # no page, so no count
+        assert api.get(f"{V1}/{url}format=csv").status_code == 200
+
+
+def test_the_schema_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", tmp_path / "schema.yml")
+
+
+def allowed_values(filter_field) -> set[str]:
+    form_field = filter_field.field
+    if hasattr(form_field, "queryset"):
+        return {getattr(obj, form_field.to_field_name) for obj in form_field.queryset}
+    return {str(value) for value, _ in form_field.choices if value != ""}
+
+
+@pytest.mark.parametrize(("endpoint", "filterset_class"), LISTS.items())
+def test_the_schema_documents_every_filter_with_its_allowed_values(api, endpoint, filterset_class):
+    schema = api.get("/api/schema/?format=json").json()
+    parameters = {p["name"]: p for p in schema["paths"][f"{V1}/{endpoint}/"]["get"]["parameters"]}
+    assert {"search", "page", "page_size", "format"} <= set(parameters)
+    assert parameters["page_size"]["schema"]["maximum"] == 100
+    assert parameters["format"]["schema"]["enum"] == ["csv", "json"]
+    for name, filter_field in filterset_class().filters.items():
+        assert name in parameters, name
+        assert parameters[name].get("description"), name
+        schema_of = parameters[name]["schema"]
+        enum = schema_of.get("enum") or schema_of.get("items", {}).get("enum")
+        if hasattr(filter_field.field, "choices"):
+            assert set(enum) == allowed_values(filter_field), name
+        else:
+            assert enum is None and schema_of["type"] in {"string", "boolean"}, name
+
+
+def test_the_docs_page_works_offline_under_the_sites_csp(api):
+    response = api.get("/api/docs/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(asset.startswith("/") for asset in assets)  # nothing from a CDN
+    for asset in assets:
+        assert api.get(asset).status_code == 200, asset
+    assert "<script>" not in page  # every script is a file: the CSP forbids inline ones
+    style = re.search(r"<style>(.*?)</style>", page, re.S)[1]
+    policy = response["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in policy  # its one inline style, and only that, is allowed
+    assert json.loads(api.get("/api/schema/?format=json").content)["openapi"].startswith("3.")
+
+
+def test_anonymous_requests_are_throttled_at_the_documented_rate(api, django_user_model):
+    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["anon"]
+    assert rate == "120/minute"  # the rate the README documents (API_ANON_THROTTLE_RATE unset)
+    allowed, _ = AnonRateThrottle().parse_rate(rate)
+    for _ in range(allowed):
+        assert api.get(f"{V1}/").status_code == 200
+    throttled = api.get(f"{V1}/")
+    assert throttled.status_code == 429
+    assert "throttled" in throttled.json()["detail"] and int(throttled["Retry-After"]) > 0
+
+    user = django_user_model.objects.create_user("reader")
+    api.force_authenticate(user)
+    assert api.get(f"{V1}/").status_code == 200  # signed-in users are not throttled

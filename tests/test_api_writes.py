@@ -1,0 +1,400 @@
+"""The REST API write side: who may do what, validation as admin does it, and the edit trail."""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from agents.models import Agent, NKCellProduct, Target
+from nkkb.api import exception_handler
+from trials.models import Condition, Trial, TrialAgent
+
+pytestmark = pytest.mark.django_db
+
+V1 = "/api/v1"
+PROVENANCE = {
+    "section": "8",
+    "references": [180],
+    "quote": "a short verbatim fragment",
+    "summary": "What the review says, in the curator's words.",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One writable endpoint, filled with a valid new record and a change to it."""
+
+    name: str
+    model: type
+    lookup: str
+    create: dict
+    change: dict = field(default_factory=dict)
+
+    def detail(self, key: str) -> str:
+        return f"{V1}/{self.name}/{key}/"
+
+    @property
+    def key(self) -> str:
+        return self.create[self.lookup]
+
+
+ENDPOINTS = [
+    Endpoint(
+        "trials",
+        Trial,
+        "nct_id",
+        create={
+            "nct_id": "NCT09999991",
+            "title": "IL-15 superagonist with NK-92 cells",
+            "phase": "2",
+            "status": "RECRUITING",
+            "enrollment": 40,
+            "conditions": ["mycosis-fungoides"],
+            "agents": [{"agent": "n-803", "role": "investigational"}],
+            "nk_products": ["nk-92"],
+            "provenance": PROVENANCE,
+        },
+        change={"title": "IL-15 superagonist with NK-92 cells, edited"},
+    ),
+    Endpoint(
+        "agents",
+        Agent,
+        "slug",
+        create={
+            "slug": "new-cytokine",
+            "name": "New cytokine",
+            "agent_class": "cytokine",
+            "targets": ["il-2rb"],
+            "provenance": PROVENANCE,
+        },
+        change={"mechanism": "Binds IL-2Rb."},
+    ),
+    Endpoint(
+        "nk-products",
+        NKCellProduct,
+        "slug",
+        create={
+            "slug": "new-nk",
+            "name": "New NK cells",
+            "source": "cord-blood",
+            "cd16_status": "native",
+            "targets": ["cd19"],
+            "provenance": PROVENANCE,
+        },
+        change={"donor": "allogeneic"},
+    ),
+    Endpoint(
+        "targets",
+        Target,
+        "slug",
+        create={
+            "slug": "new-antigen",
+            "name": "New antigen",
+            "kind": "tumor-antigen",
+            "provenance": PROVENANCE,
+        },
+        change={"description": "Found on tumor cells."},
+    ),
+    Endpoint(
+        "conditions",
+        Condition,
+        "slug",
+        create={"slug": "new-condition", "name": "New condition"},
+        change={"name": "New condition, renamed"},
+    ),
+]
+ENDPOINT_IDS = [endpoint.name for endpoint in ENDPOINTS]
+TRIALS = ENDPOINTS[0]
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle():
+    cache.clear()
+
+
+def token_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def grant_all(user, model):
+    content_type = ContentType.objects.get_for_model(model)
+    codenames = [f"{action}_{model._meta.model_name}" for action in ("add", "change", "delete")]
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type=content_type, codename__in=codenames)
+    )
+
+
+@pytest.fixture
+def curator(django_user_model):
+    """A user holding every API model's add, change and delete permission, and nothing more."""
+    user = django_user_model.objects.create_user("curator")
+    for endpoint in ENDPOINTS:
+        grant_all(user, endpoint.model)
+    return user
+
+
+@pytest.fixture
+def clients(django_user_model, curator):
+    return {
+        "anonymous": APIClient(),
+        "reader": token_client(django_user_model.objects.create_user("reader")),
+        "curator": token_client(curator),
+    }
+
+
+@pytest.fixture
+def as_curator(clients):
+    return clients["curator"]
+
+
+def create(endpoint: Endpoint, client) -> None:
+    response = client.post(f"{V1}/{endpoint.name}/", endpoint.create, format="json")
+    assert response.status_code == 201, response.content
+
+
+DENIED = {"anonymous": 401, "reader": 403}
+ROLES = ["anonymous", "reader", "curator"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+def test_everyone_reads(clients, endpoint, role):
+    create(endpoint, clients["curator"])
+    assert clients[role].get(f"{V1}/{endpoint.name}/").status_code == 200
+    assert clients[role].get(endpoint.detail(endpoint.key)).status_code == 200
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+def test_only_curators_create(clients, endpoint, role):
+    response = clients[role].post(f"{V1}/{endpoint.name}/", endpoint.create, format="json")
+    exists = endpoint.model.objects.filter(**{endpoint.lookup: endpoint.key}).exists()
+    if role == "curator":
+        assert response.status_code == 201, response.content
+        assert response.json()[endpoint.lookup] == endpoint.key and exists
+    else:
+        assert response.status_code == DENIED[role] and not exists
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+def test_only_curators_change(clients, endpoint, role, method):
+    create(endpoint, clients["curator"])
+    payload = {**endpoint.create, **endpoint.change} if method == "put" else endpoint.change
+    response = getattr(clients[role], method)(endpoint.detail(endpoint.key), payload, format="json")
+    record = endpoint.model.objects.get(**{endpoint.lookup: endpoint.key})
+    changed = all(getattr(record, name) == value for name, value in endpoint.change.items())
+    if role == "curator":
+        assert response.status_code == 200, response.content
+        assert changed and response.json().items() >= endpoint.change.items()
+    else:
+        assert response.status_code == DENIED[role] and not changed
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+def test_only_curators_delete(clients, endpoint, role):
+    create(endpoint, clients["curator"])
+    response = clients[role].delete(endpoint.detail(endpoint.key))
+    exists = endpoint.model.objects.filter(**{endpoint.lookup: endpoint.key}).exists()
+    if role == "curator":
+        assert response.status_code == 204 and not exists
+        assert clients[role].get(endpoint.detail(endpoint.key)).status_code == 404
+    else:
+        assert response.status_code == DENIED[role] and exists
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("role", ROLES)
+def test_the_pair_check_only_reads(clients, role, method):
+    url = f"{V1}/compatibility/?agent=rituximab&product=nk-92"
+    assert clients[role].get(url).status_code == 200
+    assert getattr(clients[role], method)(url, {}, format="json").status_code == 405
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+def test_methods_a_url_does_not_take_are_405_even_for_curators(as_curator, endpoint):
+    create(endpoint, as_curator)
+    for method in ("put", "patch", "delete"):
+        assert getattr(as_curator, method)(f"{V1}/{endpoint.name}/").status_code == 405
+    assert as_curator.post(endpoint.detail(endpoint.key), {}, format="json").status_code == 405
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
+def test_options_describe_the_writable_fields_to_curators_only(clients, endpoint):
+    described = clients["curator"].options(f"{V1}/{endpoint.name}/").json()
+    assert set(endpoint.create) <= set(described["actions"]["POST"])
+    assert "actions" not in clients["reader"].options(f"{V1}/{endpoint.name}/").json()
+
+
+def test_a_permission_for_one_model_does_not_open_another(django_user_model):
+    user = django_user_model.objects.create_user("condition-curator")
+    grant_all(user, Condition)
+    client = token_client(user)
+    assert client.post(f"{V1}/conditions/", ENDPOINTS[4].create, format="json").status_code == 201
+    assert client.post(f"{V1}/targets/", ENDPOINTS[3].create, format="json").status_code == 403
+
+
+def test_a_bad_token_is_refused_with_its_scheme(clients):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = client.get(f"{V1}/trials/")
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+    assert clients["anonymous"].post(f"{V1}/trials/", {})["WWW-Authenticate"] == "Token"
+
+
+def test_a_session_write_needs_the_csrf_token(curator):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(curator)
+    url = f"{V1}/conditions/"
+    refused = client.post(url, ENDPOINTS[4].create, format="json")
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+
+    client.get("/api/docs/?script=")  # a page that hands out the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(url, ENDPOINTS[4].create, format="json", HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 201
+
+
+def test_a_trial_is_written_with_its_agents_products_and_conditions(as_curator):
+    payload = {
+        **TRIALS.create,
+        "agents": [
+            {"agent": "n-803", "role": "investigational"},
+            {"agent": "rituximab", "role": "combination", "detail": "weekly"},
+        ],
+    }
+    trial = as_curator.post(f"{V1}/trials/", payload, format="json").json()
+
+    assert trial["therapy_classes"] == ["cytokine", "tumor-targeting-mab", "nk-cell-product"]
+    assert [(a["slug"], a["role"], a["detail"]) for a in trial["agents"]] == [
+        ("n-803", "investigational", None),
+        ("rituximab", "combination", "weekly"),
+    ]
+    assert trial["nk_products"][0]["slug"] == "nk-92"
+    assert trial["conditions"] == ["Mycosis fungoides"]
+    assert {w["code"] for w in trial["compatibility_warnings"]} == {"cd16-lacking"}
+    assert trial["provenance"] == PROVENANCE
+    assert as_curator.get(trial["url"]).json() == trial
+
+
+def test_replacing_a_trials_agents_keeps_the_links_that_stay(as_curator):
+    create(TRIALS, as_curator)
+    kept = TrialAgent.objects.get(trial__nct_id=TRIALS.key, agent__slug="n-803")
+    agents = [{"agent": "n-803", "role": "combination"}, {"agent": "il-2", "role": "combination"}]
+
+    response = as_curator.patch(TRIALS.detail(TRIALS.key), {"agents": agents}, format="json")
+
+    assert response.status_code == 200
+    links = TrialAgent.objects.filter(trial__nct_id=TRIALS.key)
+    assert {(link.agent.slug, link.role) for link in links} == {
+        ("n-803", "combination"),
+        ("il-2", "combination"),
+    }
+    assert links.get(agent__slug="n-803").pk == kept.pk
+    as_curator.patch(TRIALS.detail(TRIALS.key), {"title": "Retitled"}, format="json")
+    assert links.count() == 2  # a write that leaves `agents` out leaves them alone
+
+
+def test_every_api_edit_is_recorded_with_its_author(as_curator, curator):
+    create(TRIALS, as_curator)
+    as_curator.patch(TRIALS.detail(TRIALS.key), TRIALS.change, format="json")
+    trial = Trial.objects.get(nct_id=TRIALS.key)
+    records = list(trial.history.all())  # newest first; setting related records adds some
+    assert records[-1].history_type == "+" and records[0].history_type == "~"
+    assert records[0].title == TRIALS.change["title"]
+    assert {record.history_user for record in records} == {curator}
+    link = TrialAgent.objects.get(trial=trial)
+    assert link.history.get().history_user == curator
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        ({"nct_id": "NCT123"}, {"nct_id"}),
+        ({"nct_id": "NCT03019640"}, {"nct_id"}),  # taken
+        ({"enrollment": -1}, {"enrollment"}),
+        ({"phase": "II"}, {"phase"}),
+        ({"conditions": ["no-such-condition"]}, {"conditions"}),
+        ({"nk_products": ["no-such-product"]}, {"nk_products"}),
+        ({"agents": [{"agent": "no-such-agent"}]}, {"agents"}),
+        ({"agents": [{"agent": "n-803", "role": "sponsor"}]}, {"agents"}),
+        ({"agents": [{"agent": "n-803"}, {"agent": "n-803"}]}, {"agents"}),
+        ({"provenance": {**PROVENANCE, "section": "10"}}, {"provenance"}),
+        ({"provenance": {**PROVENANCE, "references": [0]}}, {"provenance"}),
+        ({"provenance": {**PROVENANCE, "quote": "x" * 201}}, {"provenance"}),
+        ({"provenance": None}, {"provenance"}),
+    ],
+)
+def test_an_invalid_trial_is_refused_field_by_field_and_nothing_is_written(
+    as_curator, changes, errors
+):
+    count = Trial.objects.count()
+    response = as_curator.post(f"{V1}/trials/", {**TRIALS.create, **changes}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) == errors
+    assert Trial.objects.count() == count and not TrialAgent.objects.filter(trial=None).exists()
+
+
+def test_a_check_only_the_model_knows_is_a_field_message_not_a_server_error(as_curator):
+    """An empty phase passes DRF's field, but not the database's vocabulary constraint:
+    the model's full_clean, run as admin runs it, turns that into a 400."""
+    response = as_curator.post(f"{V1}/trials/", {**TRIALS.create, "phase": ""}, format="json")
+    assert response.status_code == 400
+    assert "phase must be one of" in " ".join(response.json()["non_field_errors"])
+    assert not Trial.objects.filter(nct_id=TRIALS.key).exists()
+
+
+def test_provenance_errors_carry_the_api_field_names(as_curator):
+    payload = {**ENDPOINTS[1].create, "provenance": {**PROVENANCE, "references": [True]}}
+    response = as_curator.post(f"{V1}/agents/", payload, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["provenance"]) == {"references"}
+
+    payload = {**ENDPOINTS[1].create, "aliases": ["", "N803"]}
+    assert set(as_curator.post(f"{V1}/agents/", payload, format="json").json()) == {"aliases"}
+
+
+def test_a_patch_is_validated_against_the_whole_record(as_curator):
+    response = as_curator.patch(f"{V1}/targets/cd33/", {"name": "CD19"}, format="json")
+    assert response.status_code == 400 and set(response.json()) == {"name"}
+    assert Target.objects.get(slug="cd33").name == "CD33"
+
+
+def test_deleting_an_agent_that_trials_use_is_a_conflict_that_names_them(as_curator):
+    response = as_curator.delete(f"{V1}/agents/rituximab/")
+    assert response.status_code == 409
+    assert "rituximab in NCT03019640" in response.json()["detail"]
+    assert Agent.objects.filter(slug="rituximab").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("{not json", "application/json", 400),
+        ("slug=x&name=X", "application/x-www-form-urlencoded", 415),
+    ],
+)
+def test_a_body_that_is_not_json_is_refused(as_curator, body, content_type, status):
+    response = as_curator.post(f"{V1}/conditions/", body, content_type=content_type)
+    assert response.status_code == status and response.json()["detail"]
+
+
+def test_the_exception_handler_turns_a_django_validation_error_into_a_400():
+    """For errors raised by model code outside a serializer's own validation."""
+    error = DjangoValidationError({"name": ["Too short."], NON_FIELD_ERRORS: ["Inconsistent."]})
+    response = exception_handler(error, {})
+    assert response.status_code == 400
+    assert response.data == {"name": ["Too short."], "non_field_errors": ["Inconsistent."]}
+    assert exception_handler(DjangoValidationError("Wrong."), {}).data == {
+        "non_field_errors": ["Wrong."]
+    }

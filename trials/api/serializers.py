@@ -1,0 +1,210 @@
+"""Trials and conditions in the API; a trial is written with its agents, products, conditions."""
+
+from collections import Counter
+
+from django.db import transaction
+from rest_framework import serializers
+
+from agents.api.serializers import (
+    AgentBriefSerializer,
+    NKCellProductBriefSerializer,
+    TrialLinkSerializer,
+)
+from agents.choices import AgentClass
+from agents.models import Agent, NKCellProduct
+from nkkb.api import (
+    BriefSlugRelatedField,
+    ComputedListSerializer,
+    HTMLURLField,
+    ModelCleanSerializer,
+    ProvenanceSerializer,
+)
+
+from ..choices import TherapyClass
+from ..compatibility import trial_warnings
+from ..models import Condition, Result, Trial, TrialAgent
+
+
+class ConditionSerializer(ModelCleanSerializer):
+    """A condition and the trials that enroll it."""
+
+    url = serializers.HyperlinkedIdentityField(
+        view_name="api:condition-detail", lookup_field="slug"
+    )
+    html_url = HTMLURLField()
+    trials = TrialLinkSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Condition
+        fields = ["url", "html_url", "slug", "name", "trials"]
+
+
+class ConditionNameField(serializers.SlugRelatedField):
+    """A condition written as its slug and read as its name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_representation(self, condition):
+        return condition.name
+
+
+class TrialAgentSerializer(ModelCleanSerializer):
+    """An agent given in a trial: read with its class, platform and targets; written as
+    `{"agent": slug, "role": ..., "detail": ...}`."""
+
+    agent = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Agent.objects.all(), write_only=True, help_text="Agent slug."
+    )
+    name = serializers.CharField(source="agent.name", read_only=True)
+    slug = serializers.SlugField(source="agent.slug", read_only=True)
+    agent_class = serializers.ChoiceField(
+        source="agent.agent_class", choices=AgentClass.choices, read_only=True
+    )
+    platform = serializers.CharField(source="agent.platform", read_only=True, allow_null=True)
+    targets = serializers.SlugRelatedField(
+        source="agent.targets", slug_field="slug", many=True, read_only=True
+    )
+
+    class Meta:
+        model = TrialAgent
+        fields = ["name", "slug", "agent_class", "platform", "targets", "role", "detail", "agent"]
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Result
+        fields = [
+            "metric",
+            "value",
+            "unit",
+            "value_qualifier",
+            "denominator",
+            "population",
+            "timepoint",
+        ]
+
+
+class CompatibilityWarningSerializer(serializers.Serializer):
+    """A warning of the compatibility rules (`trials/compatibility.py`) about a pair."""
+
+    code = serializers.CharField(help_text="e.g. cd16-lacking, adam17-shedding.")
+    severity = serializers.CharField(help_text="warning, or caveat for a milder concern.")
+    agent = serializers.SlugField(source="agent.slug")
+    product = serializers.SlugField(source="product.slug")
+    message = serializers.CharField()
+    section = serializers.CharField(help_text="The review section the rule comes from.")
+    references = serializers.ListField(child=serializers.IntegerField())
+
+
+class TrialSerializer(ModelCleanSerializer):
+    """A trial: what it tests, in whom, its results, warnings, and where the review says so."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:trial-detail", lookup_field="nct_id")
+    html_url = HTMLURLField()
+    ctgov_url = serializers.URLField(read_only=True)
+    therapy_classes = serializers.ListField(
+        child=serializers.ChoiceField(choices=TherapyClass.choices),
+        read_only=True,
+        help_text="Derived from its agents' classes and its NK cell products.",
+    )
+    conditions = ConditionNameField(
+        many=True,
+        queryset=Condition.objects.all(),
+        required=False,
+        help_text="Read as names; written as condition slugs.",
+    )
+    agents = TrialAgentSerializer(source="trial_agents", many=True, required=False)
+    nk_products = BriefSlugRelatedField(
+        NKCellProductBriefSerializer,
+        many=True,
+        queryset=NKCellProduct.objects.all(),
+        required=False,
+        help_text="Written as NK cell product slugs.",
+    )
+    results = ResultSerializer(many=True, read_only=True)
+    compatibility_warnings = ComputedListSerializer(
+        child=CompatibilityWarningSerializer(), compute=trial_warnings
+    )
+    provenance = ProvenanceSerializer(source="*")
+
+    class Meta:
+        model = Trial
+        fields = [
+            "url",
+            "html_url",
+            "ctgov_url",
+            "nct_id",
+            "title",
+            "phase",
+            "status",
+            "status_note",
+            "start_year",
+            "enrollment",
+            "conditions",
+            "therapy_classes",
+            "agents",
+            "nk_products",
+            "results",
+            "compatibility_warnings",
+            "provenance",
+            "last_updated",
+        ]
+
+    def validate_agents(self, links):
+        repeated = [
+            agent.slug
+            for agent, count in Counter(link["agent"] for link in links).items()
+            if count > 1
+        ]
+        if repeated:
+            raise serializers.ValidationError(
+                f"Each agent may be listed once; listed more than once: {', '.join(repeated)}."
+            )
+        return links
+
+    def create(self, validated_data):
+        links = validated_data.pop("trial_agents", None)
+        with transaction.atomic():
+            trial = super().create(validated_data)
+            if links is not None:
+                trial_agents_replace(trial=trial, links=links)
+        return trial
+
+    def update(self, trial, validated_data):
+        links = validated_data.pop("trial_agents", None)
+        with transaction.atomic():
+            trial = super().update(trial, validated_data)
+            if links is not None:
+                trial_agents_replace(trial=trial, links=links)
+        return trial
+
+
+def trial_agents_replace(*, trial: Trial, links: list[dict]) -> None:
+    """Make `links` the trial's agents; a link that stays is kept, with its history."""
+    existing = {link.agent_id: link for link in trial.trial_agents.all()}
+    for data in links:
+        link = existing.pop(data["agent"].pk, None) or TrialAgent(trial=trial)
+        if link.pk is None or any(getattr(link, name) != value for name, value in data.items()):
+            for name, value in data.items():
+                setattr(link, name, value)
+            link.save()
+    for link in existing.values():
+        link.delete()
+
+
+class CompatibilityQuerySerializer(serializers.Serializer):
+    agent = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Agent.objects.all(), help_text="An agent's slug."
+    )
+    product = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=NKCellProduct.objects.all(),
+        help_text="An NK cell product's slug.",
+    )
+
+
+class CompatibilitySerializer(serializers.Serializer):
+    agent = AgentBriefSerializer()
+    product = NKCellProductBriefSerializer()
+    warnings = CompatibilityWarningSerializer(many=True)

@@ -1,0 +1,13 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("trials", views.TrialViewSet, basename="trial")
+router.register("conditions", views.ConditionViewSet, basename="condition")
+
+urlpatterns = [
+    *router.urls,
+    path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
+]
