@@ -17,7 +17,9 @@ PROVENANCE_FIELDSET = (
     "Provenance in the review",
     {"fields": ("source_section", "source_references", "source_quote", "source_summary")},
 )
-RECORD_FIELDSET = ("Record", {"fields": ("created", "last_updated")})
+# `version` is a hidden input: the version the curator's edit is based on (optimistic locking).
+RECORD_FIELDSET = ("Record", {"fields": ("created", "last_updated", "version")})
+READ_ONLY_RECORD_FIELDS = ("created", "last_updated")
 # Filters that offer a choice of values, which admin shows as a list of links.
 CHOICE_FILTERS = (
     django_filters.ChoiceFilter,
@@ -75,15 +77,40 @@ def related_names(field_name: str, description: str):
     return column
 
 
+STALE_EDIT_MESSAGE = (
+    "Someone else saved this record after you opened it. Nothing was saved: reload the page to "
+    "see their change, then make yours again."
+)
+
+
 class RevertibleForm(forms.ModelForm):
-    """On the history page's revert form the instance is a past version: take its many-to-many
-    values from that version too (django-simple-history fills only the record's own fields)."""
+    """The form of every knowledge-base record.
+
+    It refuses an edit based on a version that is no longer current (optimistic locking), so
+    that two curators editing one record never silently lose either edit. On the history page's
+    revert form the instance is a past version: it takes that version's many-to-many values too
+    (django-simple-history fills only the record's own fields).
+    """
+
+    def clean(self):
+        cleaned_data = super().clean()
+        version = cleaned_data.get("version")
+        if self.instance.pk and version is not None:
+            current = type(self.instance)._default_manager.filter(pk=self.instance.pk)
+            if not current.filter(version=version).exists():
+                raise forms.ValidationError(STALE_EDIT_MESSAGE, code="stale")
+        return cleaned_data
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         version = getattr(self.instance, SIMPLE_HISTORY_REVERSE_ATTR_NAME, None)
         if version is None:
             return
+        # A revert deliberately replaces the current record: base it on the current version
+        # (the optimistic lock would otherwise refuse the past version's number).
+        current = type(self.instance)._default_manager.filter(pk=self.instance.pk).first()
+        if current is not None and hasattr(current, "version"):
+            self.instance.version = self.initial["version"] = current.version
         for field in version._history_m2m_fields:
             if field.name in self.fields:
                 rows = getattr(version, field.name)
@@ -115,7 +142,7 @@ class CuratedAdmin(SimpleHistoryAdmin):
 
     def _record_fields(self) -> tuple[str, ...]:
         names = {field.name for field in self.model._meta.concrete_fields}
-        return tuple(name for name in RECORD_FIELDSET[1]["fields"] if name in names)
+        return tuple(name for name in READ_ONLY_RECORD_FIELDS if name in names)
 
     def get_changelist(self, request, **kwargs):
         prefetch = self.list_prefetch_related

@@ -5,6 +5,7 @@ import csv
 import io
 from decimal import Decimal
 
+from concurrency.exceptions import RecordModifiedError
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -76,8 +77,14 @@ def api_errors(error: DjangoValidationError, api_names: dict | None = None) -> d
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus: Django's validation errors are a 400, protected deletes a 409."""
-    if isinstance(exc, DjangoValidationError):
+    """DRF's handler, plus: Django's validation errors are a 400, protected deletes and edits
+    of a version that is no longer current a 409."""
+    if isinstance(exc, RecordModifiedError):
+        exc = Conflict(
+            "Someone changed this record after you read it: read it again, reapply your change "
+            "and send the new `version`."
+        )
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(api_errors(exc))
     elif isinstance(exc, ProtectedError):
         referrers = sorted(str(obj) for obj in exc.protected_objects)
@@ -248,12 +255,25 @@ class ProvenanceSerializer(serializers.Serializer):
     summary = serializers.CharField(source="source_summary")
 
 
+VERSION_HELP = (
+    "The record's version. Send the version you read with every change: a change based on a "
+    "version that is no longer current is refused (409), so no concurrent edit is lost."
+)
+
+
 class ModelCleanSerializer(serializers.ModelSerializer):
     """Validates as admin does, with the model's `full_clean` (constraints included), and
-    reports each problem under the API's name for the field. Saves all or nothing."""
+    reports each problem under the API's name for the field. Saves all or nothing.
+
+    Changes to a record with a `version` must say which version they are based on.
+    """
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
+        if self.instance is not None and "version" in self.fields and "version" not in attrs:
+            raise serializers.ValidationError(
+                {"version": ["Send the version of the record you read."]}
+            )
         model = self.Meta.model
         instance = copy.copy(self.instance) if self.instance is not None else model()
         concrete = {field.name for field in model._meta.concrete_fields}

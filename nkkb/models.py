@@ -1,5 +1,6 @@
 """Pieces every curated model shares: its provenance in the review, and vocabulary constraints."""
 
+from concurrency.fields import IntegerVersionField
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -77,6 +78,10 @@ class CuratedModel(models.Model):
     )
     created = models.DateTimeField(auto_now_add=True)
     last_updated = models.DateTimeField(auto_now=True)
+    # Optimistic locking: saving an edit made on an older version fails instead of overwriting.
+    version = IntegerVersionField(
+        help_text="Changes on every save; an edit based on an older version is refused."
+    )
 
     class Meta:
         abstract = True

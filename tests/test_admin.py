@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.filtersets import AgentFilterSet
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.admin import STALE_EDIT_MESSAGE
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, Result, Trial, TrialAgent
 from trials.services import CURATORS_GROUP, curator_create
@@ -289,3 +290,23 @@ def test_a_deleted_result_stays_in_history(curator_client):
     assert not Result.objects.filter(pk=result.pk).exists()
     deletion = Result.history.filter(id=result.pk).latest()
     assert (deletion.history_type, deletion.history_user.username) == ("-", "carol")
+
+
+def test_two_curators_editing_one_trial_do_not_lose_an_edit(client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    url = admin_url(Trial, "change", trial.pk)
+    first = curator_create(username="first", password="lantern-orbit-velvet-41")
+    second = curator_create(username="second", password="lantern-orbit-velvet-42")
+    client.force_login(first)
+    opened_by_first = form_data(client.get(url))
+    client.force_login(second)
+    opened_by_second = form_data(client.get(url))
+
+    client.force_login(first)
+    assert client.post(url, {**opened_by_first, "enrollment": "10"}).status_code == 302
+    client.force_login(second)
+    response = client.post(url, {**opened_by_second, "status_note": "second curator"})
+
+    assert response.status_code == 200 and STALE_EDIT_MESSAGE in response.content.decode()
+    trial.refresh_from_db()
+    assert (trial.enrollment, trial.status_note) == (10, None)

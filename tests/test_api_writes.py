@@ -184,12 +184,19 @@ def test_only_curators_create(clients, endpoint, role):
         assert response.status_code == DENIED[role] and not exists
 
 
+def read_version(client, url: str) -> dict:
+    """The `version` a client sends with a change: the one it last read (if the record has one)."""
+    record = client.get(url).json()
+    return {"version": record["version"]} if "version" in record else {}
+
+
 @pytest.mark.parametrize("method", ["put", "patch"])
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
 def test_only_curators_change(clients, endpoint, role, method):
     create(endpoint, clients["curator"])
     payload = {**endpoint.create, **endpoint.change} if method == "put" else endpoint.change
+    payload = {**payload, **read_version(clients["curator"], endpoint.detail(endpoint.key))}
     response = getattr(clients[role], method)(endpoint.detail(endpoint.key), payload, format="json")
     record = endpoint.model.objects.get(**{endpoint.lookup: endpoint.key})
     changed = all(getattr(record, name) == value for name, value in endpoint.change.items())
@@ -292,7 +299,10 @@ def test_replacing_a_trials_agents_keeps_the_links_that_stay(as_curator):
     kept = TrialAgent.objects.get(trial__nct_id=TRIALS.key, agent__slug="n-803")
     agents = [{"agent": "n-803", "role": "combination"}, {"agent": "il-2", "role": "combination"}]
 
-    response = as_curator.patch(TRIALS.detail(TRIALS.key), {"agents": agents}, format="json")
+    url = TRIALS.detail(TRIALS.key)
+    response = as_curator.patch(
+        url, {"agents": agents, **read_version(as_curator, url)}, format="json"
+    )
 
     assert response.status_code == 200
     links = TrialAgent.objects.filter(trial__nct_id=TRIALS.key)
@@ -301,13 +311,14 @@ def test_replacing_a_trials_agents_keeps_the_links_that_stay(as_curator):
         ("il-2", "combination"),
     }
     assert links.get(agent__slug="n-803").pk == kept.pk
-    as_curator.patch(TRIALS.detail(TRIALS.key), {"title": "Retitled"}, format="json")
+    as_curator.patch(url, {"title": "Retitled", **read_version(as_curator, url)}, format="json")
     assert links.count() == 2  # a write that leaves `agents` out leaves them alone
 
 
 def test_every_api_edit_is_recorded_with_its_author(as_curator, curator):
     create(TRIALS, as_curator)
-    as_curator.patch(TRIALS.detail(TRIALS.key), TRIALS.change, format="json")
+    url = TRIALS.detail(TRIALS.key)
+    as_curator.patch(url, {**TRIALS.change, **read_version(as_curator, url)}, format="json")
     trial = Trial.objects.get(nct_id=TRIALS.key)
     records = list(trial.history.all())  # newest first; setting related records adds some
     assert records[-1].history_type == "+" and records[0].history_type == "~"
@@ -398,3 +409,29 @@ def test_the_exception_handler_turns_a_django_validation_error_into_a_400():
     assert exception_handler(DjangoValidationError("Wrong."), {}).data == {
         "non_field_errors": ["Wrong."]
     }
+
+
+def test_two_curators_editing_one_trial_do_not_lose_an_edit(as_curator):
+    url = f"{V1}/trials/NCT02138734/"
+    first_read = read_version(as_curator, url)
+    second_read = read_version(as_curator, url)
+
+    first = as_curator.patch(url, {"enrollment": 10, **first_read}, format="json")
+    second = as_curator.patch(url, {"status_note": "second curator", **second_read}, format="json")
+
+    assert first.status_code == 200
+    assert second.status_code == 409 and "read it again" in second.json()["detail"]
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    assert (trial.enrollment, trial.status_note) == (10, None)
+    retried = as_curator.patch(
+        url, {"status_note": "second curator", **read_version(as_curator, url)}, format="json"
+    )
+    assert retried.status_code == 200
+    trial.refresh_from_db()
+    assert (trial.enrollment, trial.status_note) == (10, "second curator")
+
+
+def test_a_change_without_the_version_it_is_based_on_is_refused(as_curator):
+    response = as_curator.patch(f"{V1}/agents/n-803/", {"mechanism": "x"}, format="json")
+    assert response.status_code == 400 and set(response.json()) == {"version"}
+    assert Agent.objects.get(slug="n-803").mechanism != "x"

@@ -4,12 +4,15 @@ import csv
 import hashlib
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
+
+from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +64,9 @@ def test_a_release_holds_json_and_csv_per_model_and_a_manifest_with_counts_and_c
 
 @pytest.fixture
 def first_release(tmp_path):
+    # A timestamp less than a millisecond past a whole second (releases keep milliseconds).
+    just_past_a_second = datetime(2026, 1, 1, 12, 0, 0, 400, tzinfo=UTC)
+    Trial.objects.filter(nct_id="NCT02138734").update(last_updated=just_past_a_second)
     export_release(tmp_path, "--tag", "first")
     return tmp_path / "nkkb-release-first"
 

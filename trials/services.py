@@ -784,9 +784,21 @@ def _csv_cell(record, field) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        # As in the release's JSON (to the millisecond), so a reloaded release exports the same.
-        return DjangoJSONEncoder().default(value)
+        return ReleaseJSONEncoder().default(value)
     return str(value)
+
+
+class ReleaseJSONEncoder(DjangoJSONEncoder):
+    """Timestamps always to the millisecond, "...:27.000Z" included.
+
+    JSON keeps milliseconds only, so a reloaded release holds whole milliseconds; Django's encoder
+    drops a fraction that is zero, which would make such a timestamp export differently.
+    """
+
+    def default(self, o):
+        if isinstance(o, datetime):
+            return o.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return super().default(o)
 
 
 def release_export(*, directory: Path, tag: str | None = None) -> Path:
@@ -814,7 +826,11 @@ def release_export(*, directory: Path, tag: str | None = None) -> Path:
             json_path = staging / "json" / f"{stem}.json"
             with json_path.open("w", encoding="utf-8") as stream:
                 serializers.serialize(
-                    "json", _with_relations(model.objects.order_by("pk")), indent=2, stream=stream
+                    "json",
+                    _with_relations(model.objects.order_by("pk")),
+                    indent=2,
+                    stream=stream,
+                    cls=ReleaseJSONEncoder,
                 )
             csv_path = staging / "csv" / f"{stem}.csv"
             with csv_path.open("w", encoding="utf-8", newline="") as stream:

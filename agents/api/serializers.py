@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from nkkb.api import (
+    VERSION_HELP,
     BriefSlugRelatedField,
     ComputedListSerializer,
     HTMLURLField,
@@ -50,10 +51,11 @@ class NamedCuratedSerializer(ModelCleanSerializer):
         child=serializers.CharField(), required=False, help_text="Other names the review uses."
     )
     provenance = ProvenanceSerializer(source="*")
+    version = serializers.IntegerField(required=False, help_text=VERSION_HELP)
 
     class Meta:
         fields = ["url", "html_url", "slug", "name", "aliases"]
-        trailing_fields = ["provenance", "last_updated"]
+        trailing_fields = ["provenance", "last_updated", "version"]
 
 
 def target_trials(target: Target) -> list[Trial]:

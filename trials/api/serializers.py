@@ -13,6 +13,7 @@ from agents.api.serializers import (
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct
 from nkkb.api import (
+    VERSION_HELP,
     BriefSlugRelatedField,
     ComputedListSerializer,
     HTMLURLField,
@@ -127,6 +128,7 @@ class TrialSerializer(ModelCleanSerializer):
         child=CompatibilityWarningSerializer(), compute=trial_warnings
     )
     provenance = ProvenanceSerializer(source="*")
+    version = serializers.IntegerField(required=False, help_text=VERSION_HELP)
 
     class Meta:
         model = Trial
@@ -149,6 +151,7 @@ class TrialSerializer(ModelCleanSerializer):
             "compatibility_warnings",
             "provenance",
             "last_updated",
+            "version",
         ]
 
     def validate_agents(self, links):
