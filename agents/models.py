@@ -2,7 +2,7 @@ from django.db import models
 from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
-from nkkb.models import CuratedModel, choices_constraint, validate_string_list
+from nkkb.models import BoundedTextField, CuratedModel, choices_constraint, validate_string_list
 
 from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
 
@@ -36,7 +36,7 @@ class Target(NamedCuratedModel):
     detail_url_name = "agents:target_detail"
 
     kind = models.CharField(max_length=32, choices=TargetKind.choices)
-    description = models.TextField(blank=True, null=True)
+    description = BoundedTextField(blank=True, null=True)
 
     history = HistoricalRecords()
 
@@ -58,7 +58,7 @@ class Agent(NamedCuratedModel):
         help_text="e.g. IL-15 superagonist, IL-2 variant, oncolytic adenovirus, TriKE, ANKET.",
     )
     targets = models.ManyToManyField(Target, related_name="agents", blank=True)
-    mechanism = models.TextField(blank=True, null=True)
+    mechanism = BoundedTextField(blank=True, null=True)
     acts_through_cd16 = models.BooleanField(
         "acts through CD16",
         null=True,
@@ -71,7 +71,7 @@ class Agent(NamedCuratedModel):
         blank=True,
         null=True,
     )
-    approval_note = models.TextField(blank=True, null=True)
+    approval_note = BoundedTextField(blank=True, null=True)
 
     history = HistoricalRecords(m2m_fields=[targets])
 
@@ -105,9 +105,9 @@ class NKCellProduct(NamedCuratedModel):
         blank=True,
         help_text="Antigens its CAR targets.",
     )
-    engineering = models.TextField(blank=True, null=True)
-    expansion = models.TextField("expansion/activation", blank=True, null=True)
-    description = models.TextField(blank=True, null=True)
+    engineering = BoundedTextField(blank=True, null=True)
+    expansion = BoundedTextField("expansion/activation", blank=True, null=True)
+    description = BoundedTextField(blank=True, null=True)
 
     history = HistoricalRecords(m2m_fields=[targets])
 

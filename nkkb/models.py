@@ -2,7 +2,22 @@
 
 from concurrency.fields import IntegerVersionField
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models
+
+MAX_TEXT_LENGTH = 4000
+MAX_LIST_ITEMS = 50
+
+
+class BoundedTextField(models.TextField):
+    """Free text with a length limit that model validation, forms and the API all enforce.
+
+    (A plain TextField's max_length reaches forms only.)
+    """
+
+    def __init__(self, *args, max_length=MAX_TEXT_LENGTH, **kwargs):
+        super().__init__(*args, max_length=max_length, **kwargs)
+        self.validators.append(MaxLengthValidator(max_length))
 
 
 class ReviewSection(models.TextChoices):
@@ -22,20 +37,38 @@ class ReviewSection(models.TextChoices):
 
 
 def validate_reference_numbers(value):
-    if not isinstance(value, list) or not all(
-        isinstance(number, int) and not isinstance(number, bool) and number > 0 for number in value
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_LIST_ITEMS
+        or not all(
+            isinstance(number, int) and not isinstance(number, bool) and 0 < number < 100_000
+            for number in value
+        )
     ):
         raise ValidationError(
-            "References must be a list of the review's reference numbers, e.g. [95, 96].",
+            f"References must be a list of at most {MAX_LIST_ITEMS} of the review's reference "
+            "numbers, e.g. [95, 96].",
             code="invalid_references",
         )
 
 
+MAX_NAME_LENGTH = 120
+
+
 def validate_string_list(value):
-    if not isinstance(value, list) or not all(
-        isinstance(item, str) and item.strip() for item in value
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_LIST_ITEMS
+        or not all(
+            isinstance(item, str) and item.strip() and len(item) <= MAX_NAME_LENGTH
+            for item in value
+        )
     ):
-        raise ValidationError("Must be a list of non-empty names.", code="invalid_list")
+        raise ValidationError(
+            f"Must be a list of at most {MAX_LIST_ITEMS} non-empty names of at most "
+            f"{MAX_NAME_LENGTH} characters.",
+            code="invalid_list",
+        )
 
 
 def choices_constraint(
@@ -72,7 +105,7 @@ class CuratedModel(models.Model):
         max_length=200,
         help_text="A short verbatim fragment of the cited section (not a whole sentence).",
     )
-    source_summary = models.TextField(
+    source_summary = BoundedTextField(
         "supporting statement",
         help_text="What the review says about this record, in the curator's own words.",
     )

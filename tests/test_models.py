@@ -147,3 +147,26 @@ def test_therapy_classes_of_a_prefetched_trial_cost_no_query(django_assert_num_q
     with django_assert_num_queries(0):
         classes = trial.therapy_classes
     assert "nk-cell-product" in classes
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"source_summary": "x" * 4001}, "source_summary"),
+        ({"source_references": list(range(1, 60))}, "source_references"),
+        ({"title": "x" * 301}, "title"),
+    ],
+)
+def test_every_text_has_a_length_limit(fields, field):
+    with pytest.raises(ValidationError) as raised:
+        new_trial(**fields).full_clean()
+    assert field in raised.value.message_dict
+
+
+def test_names_and_free_texts_of_an_agent_are_bounded():
+    agent = Agent.objects.get(slug="n-803")
+    agent.aliases = ["x" * 121]
+    agent.mechanism = "y" * 4001
+    with pytest.raises(ValidationError) as raised:
+        agent.full_clean()
+    assert {"aliases", "mechanism"} <= set(raised.value.message_dict)
