@@ -84,3 +84,44 @@ def test_a_seed_load_killed_half_way_leaves_the_database_as_it_was(tmp_path, set
             for table in ("trials_trial", "agents_agent", "agents_target", "trials_result")
         ]
     assert counts == [0, 0, 0, 0]
+
+
+CRASH_DURING_IMPORT = """
+import os
+import sys
+from pathlib import Path
+
+import django
+
+django.setup()
+from django.core.management import call_command
+from trials.models import Trial
+from trials.services import ctgov_import
+
+call_command("migrate", verbosity=0)
+call_command("load_seed", verbosity=0)
+
+save = Trial.save
+
+def save_then_die(self, *args, **kwargs):
+    save(self, *args, **kwargs)
+    os._exit(137)  # the process dies right after writing a trial, as under SIGKILL
+
+Trial.save = save_then_die
+ctgov_import(paths=[Path(sys.argv[1])], apply=True)
+"""
+
+
+def test_an_import_killed_half_way_leaves_the_database_as_it_was(tmp_path, settings):
+    database = tmp_path / "crash.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    page = settings.BASE_DIR / "tests" / "ctgov" / "studies_page.json"
+
+    result = subprocess.run(
+        [sys.executable, "-c", CRASH_DURING_IMPORT, str(page)], env=env, cwd=settings.BASE_DIR
+    )
+
+    assert result.returncode == 137
+    with sqlite3.connect(database) as db:
+        trials = {row[0] for row in db.execute("SELECT nct_id FROM trials_trial")}
+    assert len(trials) == 58 and "NCT09900002" not in trials
