@@ -9,7 +9,7 @@ from concurrency.exceptions import RecordModifiedError
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import ProtectedError
+from django.db.models import BigIntegerField, ProtectedError
 from django.http import Http404
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -50,6 +50,24 @@ class SearchFilter(filters.SearchFilter):
         "Words, each of which must appear (case-insensitive) in one of the fields that `q` "
         "searches. Unlike `q`, which matches its text as one phrase, the words may be apart."
     )
+
+    def get_search_terms(self, request):
+        try:
+            return super().get_search_terms(request)
+        except exceptions.ValidationError as error:
+            # DRF's message names no parameter; every other 400 of the API does.
+            raise exceptions.ValidationError({self.search_param: error.detail}) from None
+
+    def filter_queryset(self, request, queryset, view):
+        """The records the words match, searched apart from the other filters.
+
+        DRF would nest the whole filtered queryset, every other filter included, in a subquery
+        correlated with each row; with a few filters PostgreSQL then takes minutes.
+        """
+        if not self.get_search_terms(request):
+            return queryset
+        matching = super().filter_queryset(request, queryset.model._default_manager.all(), view)
+        return queryset.filter(pk__in=matching.values("pk"))
 
 
 class Conflict(exceptions.APIException):
@@ -233,13 +251,21 @@ class BriefSlugRelatedField(serializers.SlugRelatedField):
         return self.brief_serializer(obj, context=self.context).data
 
 
-class BriefSlugRelatedFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = BriefSlugRelatedField
+class SlugRelatedFieldSchema(OpenApiSerializerFieldExtension):
+    """A relation written as a slug takes the current records' slugs, listed as the filters list
+    theirs (see FilterSetParameters); read back, a brief relation is its brief serializer."""
+
+    target_class = serializers.SlugRelatedField
+    match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction):
-        if direction == "request":
-            return build_basic_type(OpenApiTypes.STR)
-        return auto_schema.resolve_serializer(self.target.brief_serializer, direction).ref
+        field = self.target
+        if direction == "request" and field.queryset is not None:
+            slugs = field.get_queryset().values_list(field.slug_field, flat=True)
+            return {**build_basic_type(OpenApiTypes.STR), "enum": list(slugs)}
+        if isinstance(field, BriefSlugRelatedField):
+            return auto_schema.resolve_serializer(field.brief_serializer, direction).ref
+        return auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
 
 
 class ProvenanceSerializer(serializers.Serializer):
@@ -255,10 +281,23 @@ class ProvenanceSerializer(serializers.Serializer):
     summary = serializers.CharField(source="source_summary")
 
 
-VERSION_HELP = (
-    "The record's version. Send the version you read with every change: a change based on a "
-    "version that is no longer current is refused (409), so no concurrent edit is lost."
-)
+class VersionField(serializers.IntegerField):
+    """A record's `version` (optimistic locking), bounded so that the version a change is based
+    on and the next one (at least one more) fit the database column: beyond it, the database
+    would refuse the query instead of the API refusing the value."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False,
+            min_value=0,
+            max_value=BigIntegerField.MAX_BIGINT - 1,
+            help_text=(
+                "The record's version. Send the version you read with every change: a change "
+                "based on a version that is no longer current is refused (409), so no "
+                "concurrent edit is lost."
+            ),
+            **kwargs,
+        )
 
 
 class ModelCleanSerializer(serializers.ModelSerializer):

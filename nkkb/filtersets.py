@@ -33,6 +33,10 @@ class NullsLastOrderingFilter(django_filters.OrderingFilter):
     (PostgreSQL sorts NULL as the largest value, SQLite as the smallest.)
     """
 
+    def filter(self, qs, value):
+        # Only empty values (`ordering=,`) keep the default order rather than remove every order.
+        return super().filter(qs, [param for param in value or () if param])
+
     def get_ordering_value(self, param):
         descending = param.startswith("-")
         field = F(self.param_map[param.lstrip("-")])

@@ -11,13 +11,19 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, NKCellProduct, Target
+from trials.choices import TherapyClass
 from trials.filtersets import ConditionFilterSet, TrialFilterSet
 from trials.models import Condition, Trial
+from trials.services import curator_create
 
 pytestmark = pytest.mark.django_db
 
@@ -217,6 +223,7 @@ def test_pages_follow_each_other_and_the_page_size_is_capped(api):
         (f"{V1}/compatibility/?agent=nope&product=nk-92", 400, "agent", "slug=nope"),
         (f"{V1}/compatibility/?agent=rituximab", 400, "product", "required"),
         (f"{V1}/no-such-endpoint/", 404, "detail", "no endpoint at /api/v1/no-such-endpoint/"),
+        (f"{V1}/nk-products/?search=CD16%00", 400, "search", "Null characters are not allowed"),
     ],
 )
 def test_bad_requests_get_a_json_message_not_a_server_error(api, url, status, field, message):
@@ -225,6 +232,60 @@ def test_bad_requests_get_a_json_message_not_a_server_error(api, url, status, fi
     assert response["Content-Type"] == "application/json"
     detail = response.json()[field]
     assert message in (detail if isinstance(detail, str) else " ".join(detail))
+
+
+def test_an_empty_ordering_keeps_the_default_order(api):
+    default = keys(api.get(f"{V1}/conditions/?page_size=100"), "slug")
+    assert keys(api.get(f"{V1}/conditions/?ordering=,&page_size=100"), "slug") == default
+
+
+def tables_read(query: str) -> int:
+    return len(TrialFilterSet(QueryDict(query), queryset=Trial.objects.all()).qs.query.alias_map)
+
+
+def test_asking_for_more_therapy_classes_or_targets_joins_no_more_rows(api):
+    """Joining a trial's agents once per class asked multiplied its rows by its agents per class:
+    `therapy_class` given six times made PostgreSQL run out of memory."""
+    twice = [*TherapyClass.values, *TherapyClass.values]
+    many = "&".join([*(f"therapy_class={value}" for value in twice), "target=cd16&target=cd33"])
+    assert tables_read(many) == tables_read("therapy_class=cytokine") == 1  # the trials alone
+
+    combination = "therapy_class=cytokine&therapy_class=nk-cell-product"
+    expected = keys(api.get(f"{V1}/trials/?{combination}&page_size=100"), "nct_id")
+    assert expected
+    repeated = keys(api.get(f"{V1}/trials/?{combination}&{combination}&page_size=100"), "nct_id")
+    assert repeated == expected
+
+
+def count_query(api, url: str) -> str:
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(url).status_code == 200
+    return next(query["sql"] for query in queries if "COUNT(" in query["sql"])
+
+
+def test_search_with_other_filters_finds_what_both_find_without_repeating_them(api):
+    """DRF nested every other filter in the subquery of `search`, once more per row: a few of
+    them took PostgreSQL minutes."""
+    filters = "therapy_class=cytokine&therapy_class=nk-cell-product&phase=1&phase=1-2"
+    filtered = set(keys(api.get(f"{V1}/trials/?{filters}&page_size=100"), "nct_id"))
+    searched = set(keys(api.get(f"{V1}/trials/?search=IL-15 NK&page_size=100"), "nct_id"))
+    both = set(keys(api.get(f"{V1}/trials/?{filters}&search=IL-15 NK&page_size=100"), "nct_id"))
+    assert both and both == filtered & searched
+
+    plain = count_query(api, f"{V1}/trials/?{filters}")
+    with_search = count_query(api, f"{V1}/trials/?{filters}&search=IL-15 NK")
+    assert with_search.count("agent_class") == plain.count("agent_class")
+
+
+def test_a_version_the_database_cannot_hold_is_a_400(api):
+    curator = curator_create(username="versions", password="a long curator passphrase")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=curator).key}")
+    url = f"{V1}/trials/NCT03019640/"
+    title = Trial.objects.get(nct_id="NCT03019640").title
+    for version in (2**63 - 1, 2**64):
+        response = api.patch(url, {"title": "changed", "version": version}, format="json")
+        assert response.status_code == 400 and "version" in response.json(), response.content
+    assert Trial.objects.get(nct_id="NCT03019640").title == title
 
 
 def test_the_pair_check_uses_the_pages_rules(api):
@@ -277,15 +338,16 @@ def test_an_empty_csv_selection_still_names_its_columns(api):
     assert len(lines) == 1 and lines[0].startswith("url,html_url,ctgov_url,nct_id,title")
 
 
-# Anonymous requests: no session or user query. One query counts the selection, one reads the
-# page, one per prefetched relation; a filter whose values name records adds one to check them.
+# Anonymous requests: no session or user query. One query reads the data version (nkkb.caching),
+# one counts the selection, one reads the page, one per prefetched relation; a filter whose
+# values name records adds one to check them.
 LIST_QUERIES = [
-    ("trials/?", 8),
-    ("trials/?therapy_class=cytokine&agent=il-15&", 9),
-    ("agents/?", 4),
-    ("nk-products/?", 4),
-    ("targets/?", 6),
-    ("conditions/?", 3),
+    ("trials/?", 9),
+    ("trials/?therapy_class=cytokine&agent=il-15&", 10),
+    ("agents/?", 5),
+    ("nk-products/?", 5),
+    ("targets/?", 7),
+    ("conditions/?", 4),
 ]
 
 
@@ -329,6 +391,29 @@ def test_the_schema_documents_every_filter_with_its_allowed_values(api, endpoint
             assert set(enum) == allowed_values(filter_field), name
         else:
             assert enum is None and schema_of["type"] in {"string", "boolean"}, name
+
+
+def test_the_schema_documents_who_may_call_and_every_error(api):
+    paths = api.get("/api/schema/?format=json").json()["paths"]
+    trials, trial = paths[f"{V1}/trials/"], paths[f"{V1}/trials/{{nct_id}}/"]
+    assert {} in trials["get"]["security"]  # anyone reads
+    assert {} not in trials["post"]["security"] and {} not in trial["delete"]["security"]
+    assert set(trials["get"]["responses"]) == {"200", "400", "401", "404", "406", "429", "503"}
+    assert set(trial["get"]["responses"]) == {"200", "401", "404", "406", "429", "503"}
+    assert {"400", "401", "403", "409", "415"} <= set(trial["patch"]["responses"])
+    assert {"403", "409"} <= set(paths[f"{V1}/agents/{{slug}}/"]["delete"]["responses"])
+    error = trial["get"]["responses"]["404"]["content"]
+    assert list(error) == ["application/json"]  # errors are JSON, even for a CSV request
+
+
+def test_the_schema_lists_the_slugs_a_request_may_name(api):
+    schema = api.get("/api/schema/?format=json").json()
+    parameters = schema["paths"][f"{V1}/compatibility/"]["get"]["parameters"]
+    enums = {parameter["name"]: set(parameter["schema"]["enum"]) for parameter in parameters}
+    assert enums == {
+        "agent": set(Agent.objects.values_list("slug", flat=True)),
+        "product": set(NKCellProduct.objects.values_list("slug", flat=True)),
+    }
 
 
 def test_the_docs_page_works_offline_under_the_sites_csp(api):

@@ -111,10 +111,15 @@ class TrialFilterSet(SearchFilterSet):
         ]
 
     def filter_therapy_class(self, queryset, name, values):
-        """Trials that combine every class asked for: therapy classes describe combinations."""
-        for value in values:
-            queryset = queryset.filter(therapy_class_condition([value]))
-        return queryset.distinct()
+        """Trials that combine every class asked for: therapy classes describe combinations.
+
+        One subquery per distinct class: joining the agents once per class instead would
+        multiply a trial's rows by its agents for every class asked, which with a few classes
+        is enough to exhaust the database server's memory.
+        """
+        for value in dict.fromkeys(values):
+            queryset = queryset.filter(pk__in=trials_where(therapy_class_condition([value])))
+        return queryset
 
     def count_therapy_class(self, queryset) -> dict[str, int]:
         counts = facet_values(queryset, self.facet_paths["therapy_class"])
@@ -128,8 +133,14 @@ class TrialFilterSet(SearchFilterSet):
         if not targets:
             return queryset
         return queryset.filter(
-            Q(agents__targets__in=targets) | Q(nk_products__targets__in=targets)
-        ).distinct()
+            Q(pk__in=trials_where(Q(agents__targets__in=targets)))
+            | Q(pk__in=trials_where(Q(nk_products__targets__in=targets)))
+        )
+
+
+def trials_where(condition: Q):
+    """The ids of the trials that meet `condition`, as a subquery that adds no join outside it."""
+    return Trial.objects.filter(condition).values("pk")
 
 
 class ConditionFilterSet(SearchFilterSet):

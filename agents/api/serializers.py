@@ -3,12 +3,12 @@
 from rest_framework import serializers
 
 from nkkb.api import (
-    VERSION_HELP,
     BriefSlugRelatedField,
     ComputedListSerializer,
     HTMLURLField,
     ModelCleanSerializer,
     ProvenanceSerializer,
+    VersionField,
 )
 from trials.models import Trial
 
@@ -51,7 +51,7 @@ class NamedCuratedSerializer(ModelCleanSerializer):
         child=serializers.CharField(), required=False, help_text="Other names the review uses."
     )
     provenance = ProvenanceSerializer(source="*")
-    version = serializers.IntegerField(required=False, help_text=VERSION_HELP)
+    version = VersionField()
 
     class Meta:
         fields = ["url", "html_url", "slug", "name", "aliases"]

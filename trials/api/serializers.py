@@ -13,12 +13,12 @@ from agents.api.serializers import (
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct
 from nkkb.api import (
-    VERSION_HELP,
     BriefSlugRelatedField,
     ComputedListSerializer,
     HTMLURLField,
     ModelCleanSerializer,
     ProvenanceSerializer,
+    VersionField,
 )
 
 from ..choices import TherapyClass
@@ -128,7 +128,7 @@ class TrialSerializer(ModelCleanSerializer):
         child=CompatibilityWarningSerializer(), compute=trial_warnings
     )
     provenance = ProvenanceSerializer(source="*")
-    version = serializers.IntegerField(required=False, help_text=VERSION_HELP)
+    version = VersionField()
 
     class Meta:
         model = Trial

@@ -1,6 +1,6 @@
 import re
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -50,10 +50,7 @@ class CompatibilityView(APIView):
 
     @extend_schema(
         parameters=[CompatibilityQuerySerializer],
-        responses={
-            200: CompatibilitySerializer,
-            400: OpenApiResponse(description="A missing or unknown agent or product slug."),
-        },
+        responses=CompatibilitySerializer,
     )
     def get(self, request):
         query = CompatibilityQuerySerializer(data=request.query_params)
