@@ -4,7 +4,7 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run serve test lint install vendor
+.PHONY: run serve test lint install vendor load-test
 
 install: $(INSTALLED)
 
@@ -39,3 +39,7 @@ vendor:
 	npm ci --no-audit --no-fund
 	mkdir -p static/vendor/pico
 	cp node_modules/@picocss/pico/css/pico.min.css node_modules/@picocss/pico/LICENSE.md static/vendor/pico/
+
+# 200 concurrent clients for 30 s against gunicorn on a fresh seeded SQLite file (BENCHMARKS.md).
+load-test: $(INSTALLED)
+	$(PYTHON) bench/load_test.py --clients $${CLIENTS:-200} --duration $${DURATION:-30}

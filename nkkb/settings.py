@@ -67,7 +67,21 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "nkkb.middleware.DatabaseUnavailableMiddleware",
+    # Innermost, so that answers from the cache pass through every other middleware as well.
+    "nkkb.caching.ConditionalGetMiddleware",
 ]
+
+CACHES = {
+    # Rate-limit counts; per process (see README, Deployment).
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rendered anonymous responses, keyed by data version (nkkb.caching): a write retires them.
+    "responses": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "responses",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 200},
+    },
+}
 
 ROOT_URLCONF = "nkkb.urls"
 
@@ -175,7 +189,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
     "EXCEPTION_HANDLER": "nkkb.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "nkkb.api_schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.review import Review
@@ -14,6 +15,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """Every test database starts as `make run` leaves it: migrated and seeded."""
     with django_db_blocker.unblock():
         seed_load(directory=settings.NKKB_FIXTURES_DIR)
+
+
+@pytest.fixture(autouse=True)
+def fresh_response_cache():
+    """Each test starts without responses cached by an earlier one (nkkb.caching)."""
+    caches["responses"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -108,6 +108,15 @@ class Trial(CuratedModel):
 
     class Meta:
         ordering = ["nct_id"]
+        # The list's own filters and sort columns (nct_id is unique, so indexed already): without
+        # them, filtering or sorting tens of thousands of trials reads the whole table. A filter's
+        # index ends with nct_id, so that it also gives a page in the list's default order.
+        indexes = [
+            models.Index(fields=["phase", "nct_id"], name="trial_phase_idx"),
+            models.Index(fields=["status", "nct_id"], name="trial_status_idx"),
+            models.Index(fields=["enrollment"], name="trial_enrollment_idx"),
+            models.Index(fields=["title"], name="trial_title_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(nct_id__regex=NCT_ID_PATTERN),

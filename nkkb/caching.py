@@ -1,0 +1,171 @@
+"""HTTP caching from a data version: repeat reads answer 304 or come from the cache.
+
+The data version is read from the database itself rather than kept in a counter that writes
+bump: every write through the ORM (admin, API, imports, the seed) adds a row to a history table
+(simple_history records saves, deletes and many-to-many changes alike), and bulk inserts that
+skip history still add rows to the curated tables. So the newest row of each of those tables,
+by primary key, changes with every write, whichever process or server made it, with no signal
+handler to forget and no shared cache to set up. Reading it costs one query of index lookups.
+"""
+
+import functools
+import hashlib
+from datetime import UTC, datetime
+
+from django.apps import apps
+from django.core.cache import caches
+from django.db import DatabaseError, connection
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.dateparse import parse_datetime
+from django.utils.http import http_date
+from rest_framework.settings import api_settings
+
+KNOWLEDGE_BASE_APPS = ("agents", "trials")
+# Fields that say when a row was written: a history table's, else a curated table's.
+TIMESTAMP_FIELDS = ("history_date", "last_updated")
+RESPONSE_CACHE = "responses"
+# Larger bodies (a whole selection as CSV) would crowd everything else out of the cache.
+MAX_CACHED_BODY = 256 * 1024
+UNCACHED_PATH_PREFIXES = ("/admin/", "/static/")
+# A client's copy must be revalidated on every use: a curator may change the data at any time.
+VARY_HEADERS = ("Accept", "Authorization", "Cookie")
+
+
+@functools.cache
+def _versioned_tables() -> list[tuple[str, str, str]]:
+    """(table, primary key column, timestamp column) of every table a write adds a row to."""
+    tables = []
+    for app_label in KNOWLEDGE_BASE_APPS:
+        for model in apps.get_app_config(app_label).get_models():
+            fields = {field.name: field for field in model._meta.concrete_fields}
+            timestamp = next((fields[name] for name in TIMESTAMP_FIELDS if name in fields), None)
+            if timestamp is not None:
+                tables.append((model._meta.db_table, model._meta.pk.column, timestamp.column))
+    return sorted(tables)
+
+
+def _as_utc(value) -> datetime | None:
+    if isinstance(value, str):  # SQLite returns raw query timestamps as text, in UTC
+        value = parse_datetime(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def data_version() -> tuple[str, datetime | None]:
+    """A token that changes with every write to the knowledge base, and the time of the last.
+
+    The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses
+    ids; with its timestamp it cannot.
+    """
+    quote = connection.ops.quote_name
+    columns = []
+    for table, pk, timestamp in _versioned_tables():
+        newest = f"FROM {quote(table)} ORDER BY {quote(pk)} DESC LIMIT 1"
+        columns += [f"(SELECT {quote(pk)} {newest})", f"(SELECT {quote(timestamp)} {newest})"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}")
+        row = cursor.fetchone()
+    timestamps = [stamp for stamp in map(_as_utc, row[1::2]) if stamp is not None]
+    token = hashlib.sha256(repr([str(value) for value in row]).encode()).hexdigest()
+    return token, max(timestamps, default=None)
+
+
+def _credentials(request) -> str:
+    """Who is asking, as far as a response can depend on it: nobody, a session user, a token."""
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        return "authorization:" + hashlib.sha256(authorization.encode()).hexdigest()
+    return ""
+
+
+def _throttles_allow(request) -> bool:
+    """Whether the API's rate limits let this request through (and count it, if so).
+
+    An answer from the cache still counts against the anonymous rate limit, as the view would.
+    """
+    return all(
+        throttle_class().allow_request(request, None)
+        for throttle_class in api_settings.DEFAULT_THROTTLE_CLASSES
+    )
+
+
+class ConditionalGetMiddleware:
+    """ETag and Last-Modified on every public page and API read, from the data version.
+
+    A request whose If-None-Match or If-Modified-Since still holds gets a 304 without running
+    the view; an anonymous request for something already rendered at this data version is
+    answered from the cache. A write changes the version, so neither outlives it. Authenticated
+    responses get their own ETag and are never stored, so no two users share a body.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in ("GET", "HEAD") or request.path.startswith(UNCACHED_PATH_PREFIXES):
+            return self.get_response(request)
+        try:
+            version, last_modified = data_version()
+        except DatabaseError:
+            # The view meets the same error and reports it (503 while the database is down).
+            return self.get_response(request)
+        credentials = _credentials(request)
+        key = "\n".join(
+            (
+                version,
+                request.build_absolute_uri(),
+                request.headers.get("Accept", ""),
+                credentials,
+            )
+        )
+        etag = f'"{hashlib.sha256(key.encode()).hexdigest()}"'
+        timestamp = int(last_modified.timestamp()) if last_modified else None
+        is_api = request.path.startswith("/api/")
+
+        answer = get_conditional_response(request, etag=etag, last_modified=timestamp)
+        if answer is None and not credentials:
+            answer = self._from_cache(etag)
+        # Past the rate limit, the view answers (429) as it would without a cache.
+        if answer is not None and (credentials or not is_api or _throttles_allow(request)):
+            self._describe(answer, etag, timestamp, credentials)
+            return answer
+
+        response = self.get_response(request)
+        if response.status_code != 200:
+            return response
+        if not credentials and request.method == "GET":
+            self._store(request, response, etag)
+        self._describe(response, etag, timestamp, credentials)
+        return response
+
+    @staticmethod
+    def _describe(response, etag, timestamp, credentials):
+        response.headers["ETag"] = etag
+        if timestamp is not None:
+            response.headers["Last-Modified"] = http_date(timestamp)
+        patch_vary_headers(response, VARY_HEADERS)
+        patch_cache_control(response, no_cache=True, **({"private": True} if credentials else {}))
+
+    @staticmethod
+    def _from_cache(etag) -> HttpResponse | None:
+        cached = caches[RESPONSE_CACHE].get(etag)
+        if cached is None:
+            return None
+        content, headers = cached
+        return HttpResponse(content, headers=headers)
+
+    @staticmethod
+    def _store(request, response, etag):
+        # A body that carries a CSRF token or comes with cookies belongs to one client only.
+        if (
+            response.streaming
+            or response.cookies
+            or request.META.get("CSRF_COOKIE_NEEDS_UPDATE")
+            or len(response.content) > MAX_CACHED_BODY
+        ):
+            return
+        caches[RESPONSE_CACHE].set(etag, (response.content, dict(response.items())))

@@ -1,0 +1,224 @@
+"""HTTP caching: ETag/Last-Modified from the data version, 304s, and the response cache."""
+
+import pytest
+from django.core.cache import cache, caches
+from django.db import OperationalError, connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle
+
+from nkkb import caching
+from nkkb.caching import RESPONSE_CACHE, data_version
+from trials.models import Condition, Result, Trial
+from trials.services import curator_create
+
+pytestmark = pytest.mark.django_db
+
+MIDDLEWARE = "nkkb.caching.ConditionalGetMiddleware"
+NCT = "NCT02138734"
+URLS = [
+    "/",
+    "/trials/?therapy_class=cytokine",
+    f"/trials/{NCT}/",
+    "/agents/n-803/",
+    "/landscape/",
+    "/api/v1/trials/?therapy_class=cytokine",
+    f"/api/v1/trials/{NCT}/",
+    "/api/v1/trials/?format=csv",
+]
+
+
+@pytest.fixture(autouse=True)
+def conditional_get(settings):
+    if MIDDLEWARE not in settings.MIDDLEWARE:
+        settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
+    cache.clear()  # the anonymous rate limit's counts
+    caches[RESPONSE_CACHE].clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def curator_token_client() -> APIClient:
+    curator = curator_create(username="carol", password="lantern-orbit-velvet-42")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=curator).key}")
+    return client
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_a_repeat_request_answers_304(client, url):
+    first = client.get(url)
+    assert first.status_code == 200
+    assert first["ETag"].startswith('"') and first["Last-Modified"]
+    assert "no-cache" in first["Cache-Control"]
+
+    by_etag = client.get(url, headers={"If-None-Match": first["ETag"]})
+    by_date = client.get(url, headers={"If-Modified-Since": first["Last-Modified"]})
+
+    for repeat in (by_etag, by_date):
+        assert repeat.status_code == 304
+        assert repeat.content == b""
+        assert repeat["ETag"] == first["ETag"]
+
+
+def test_the_etag_depends_on_the_url_and_the_format(api):
+    etags = {
+        api.get(url, headers=headers)["ETag"]
+        for url, headers in [
+            ("/api/v1/trials/", {}),
+            ("/api/v1/trials/?phase=2", {}),
+            ("/api/v1/trials/", {"Accept": "text/csv"}),
+        ]
+    }
+    assert len(etags) == 3
+
+
+def test_a_write_through_the_api_retires_the_etag_and_the_cached_body(api):
+    detail, listing = f"/api/v1/trials/{NCT}/", f"/api/v1/trials/?q={NCT}"
+    old_detail, old_list = api.get(detail), api.get(listing)
+    assert api.get(listing).json() == old_list.json()  # now served from the cache
+
+    edit = {"title": "BCG plus N-803, edited", "version": old_detail.json()["version"]}
+    response = curator_token_client().patch(detail, edit)
+    assert response.status_code == 200
+
+    new_detail = api.get(detail, headers={"If-None-Match": old_detail["ETag"]})
+    assert new_detail.status_code == 200
+    assert new_detail.json()["title"] == "BCG plus N-803, edited"
+    assert new_detail["ETag"] != old_detail["ETag"]
+    assert api.get(listing).json()["results"][0]["title"] == "BCG plus N-803, edited"
+
+
+def test_a_delete_in_admin_retires_the_etag(api):
+    url = f"/api/v1/trials/{NCT}/"
+    before = api.get(url)
+    result = Result.objects.filter(trial__nct_id=NCT).first()
+
+    curator = Client()  # another browser: the reader stays anonymous
+    curator.force_login(curator_create(username="carol", password="lantern-orbit-velvet-42"))
+    admin_delete = f"/admin/trials/result/{result.pk}/delete/"
+    assert curator.post(admin_delete, {"post": "yes"}).status_code == 302
+
+    after = api.get(url, headers={"If-None-Match": before["ETag"]})
+    assert after.status_code == 200
+    assert after["ETag"] != before["ETag"]
+    assert len(after.json()["results"]) == len(before.json()["results"]) - 1
+
+
+def change_title():
+    trial = Trial.objects.get(nct_id=NCT)
+    trial.title = "edited"
+    trial.save()
+
+
+def link_condition():
+    Trial.objects.get(nct_id=NCT).conditions.add(Condition.objects.exclude(trials__nct_id=NCT)[0])
+
+
+def delete_result():
+    Result.objects.filter(trial__nct_id=NCT).first().delete()
+
+
+def bulk_insert_trial():
+    # Bulk inserts, as the synthetic generator makes them, write no history.
+    template = Trial.objects.get(nct_id=NCT)
+    template.pk, template.nct_id = None, "NCT99999999"
+    Trial.objects.bulk_create([template])
+
+
+@pytest.mark.parametrize("write", [change_title, link_condition, delete_result, bulk_insert_trial])
+def test_every_kind_of_write_changes_the_data_version(write):
+    before, _ = data_version()
+    write()
+    assert data_version()[0] != before
+
+
+def test_reads_leave_the_data_version_alone(client):
+    before = data_version()
+    client.get("/trials/")
+    client.get("/api/v1/trials/")
+    assert data_version() == before
+
+
+def test_a_version_names_a_state_even_when_a_rolled_back_write_reused_its_ids():
+    before, _ = data_version()
+    with transaction.atomic():
+        change_title()
+        rolled_back, _ = data_version()
+        transaction.set_rollback(True)
+    assert data_version()[0] == before  # the same data as before, so the same version
+
+    change_title()  # SQLite gives this write the ids the rolled-back one had
+    assert data_version()[0] not in (before, rolled_back)
+
+
+def test_a_cached_answer_runs_one_query_whatever_the_page_size(api, django_assert_num_queries):
+    for page_size in (10, 100):
+        url = f"/api/v1/trials/?page_size={page_size}"
+        first = api.get(url)
+        with django_assert_num_queries(1):  # the data version
+            again = api.get(url)
+        assert again.status_code == 200
+        assert again.content == first.content
+        assert again["Content-Type"] == first["Content-Type"]
+
+
+def test_a_cached_page_still_carries_the_security_headers(client):
+    first = client.get("/trials/")
+    again = client.get("/trials/")
+    for header in ("Content-Security-Policy", "X-Frame-Options", "ETag"):
+        assert again[header] == first[header]
+
+
+def test_authenticated_and_anonymous_responses_never_share_a_cached_body(client, api):
+    url = "/api/v1/trials/"
+    anonymous = api.get(url)
+    assert api.get(url).status_code == 200  # cached for anonymous readers
+
+    # A cached anonymous copy must not answer for credentials: they are checked, and fail here.
+    bogus = api.get(url, HTTP_AUTHORIZATION="Token not-a-token")
+    assert bogus.status_code == 401
+
+    reader = APIClient()
+    reader.force_login(curator_create(username="reader", password="lantern-orbit-velvet-42"))
+    signed_in = reader.get(url, headers={"If-None-Match": anonymous["ETag"]})
+    assert signed_in.status_code == 200
+    assert signed_in["ETag"] != anonymous["ETag"]
+    assert "private" in signed_in["Cache-Control"]
+    assert "Cookie" in signed_in["Vary"] and "Authorization" in signed_in["Vary"]
+    assert reader.get(url, headers={"If-None-Match": signed_in["ETag"]}).status_code == 304
+    assert api.get(url, headers={"If-None-Match": signed_in["ETag"]}).status_code == 200
+
+
+def test_signed_in_requests_are_never_answered_from_the_cache():
+    reader = APIClient()
+    reader.force_login(curator_create(username="reader", password="lantern-orbit-velvet-42"))
+    reader.get("/api/v1/trials/")
+    with CaptureQueriesContext(connection) as queries:
+        assert reader.get("/api/v1/trials/").status_code == 200
+    assert len(queries) > 1 + 2  # the version and the session and user, then the view's own
+
+
+def test_cached_answers_still_count_against_the_anonymous_rate_limit(api):
+    allowed, _ = AnonRateThrottle().parse_rate(AnonRateThrottle().get_rate())
+    statuses = [api.get("/api/v1/").status_code for _ in range(allowed + 1)]
+    assert statuses == [200] * allowed + [429]
+
+
+def test_errors_and_admin_pages_get_no_etag(client):
+    assert "ETag" not in client.get("/trials/NCT00000000/")
+    assert "ETag" not in client.get("/admin/login/")
+
+
+def test_without_a_data_version_the_view_answers_as_usual(client, monkeypatch):
+    def unreachable():
+        raise OperationalError("could not connect to server: Connection refused")
+
+    monkeypatch.setattr(caching, "data_version", unreachable)
+    response = client.get("/trials/")
+    assert response.status_code == 200 and "ETag" not in response
