@@ -1,6 +1,6 @@
 import django_filters
 
-from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet
+from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet, slug_filter
 
 from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
 from .models import Agent, NKCellProduct, Target
@@ -31,12 +31,8 @@ class AgentFilterSet(SearchFilterSet):
 
     agent_class = django_filters.MultipleChoiceFilter(choices=AgentClass.choices, label="Class")
     platform = django_filters.MultipleChoiceFilter(choices=platform_choices, label="Platform")
-    target = django_filters.ModelMultipleChoiceFilter(
-        field_name="targets__slug",
-        to_field_name="slug",
-        queryset=Target.objects.all(),
-        label="Target",
-        help_text="Slug of a target it binds.",
+    target = slug_filter(
+        Target, field_name="targets", label="Target", help_text="Slug of a target it binds."
     )
     acts_through_cd16 = django_filters.BooleanFilter(label="Acts through CD16")
     approval_status = django_filters.MultipleChoiceFilter(
@@ -68,12 +64,8 @@ class NKCellProductFilterSet(SearchFilterSet):
     cd16_status = django_filters.MultipleChoiceFilter(
         choices=CD16Status.choices, label="CD16 status"
     )
-    target = django_filters.ModelMultipleChoiceFilter(
-        field_name="targets__slug",
-        to_field_name="slug",
-        queryset=Target.objects.all(),
-        label="Target",
-        help_text="Slug of a target its CAR targets.",
+    target = slug_filter(
+        Target, field_name="targets", label="Target", help_text="Slug of a target its CAR targets."
     )
     ordering = NullsLastOrderingFilter(
         fields=("name", "source", "donor", "cd16_status"), help_text=ORDERING_HELP

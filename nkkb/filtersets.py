@@ -41,3 +41,18 @@ class NullsLastOrderingFilter(django_filters.OrderingFilter):
         descending = param.startswith("-")
         field = F(self.param_map[param.lstrip("-")])
         return field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
+
+
+def slug_filter(model, *, label: str, help_text: str, field_name: str | None = None, **kwargs):
+    """A filter naming records of `model` by slug (`?agent=n-803&agent=il-2`); unknown slugs are
+    a validation error (400 in the API, a message on the pages)."""
+    if field_name is not None:
+        # With to_field_name, django-filter compares the related field to the slug itself.
+        kwargs["field_name"] = f"{field_name}__slug"
+    return django_filters.ModelMultipleChoiceFilter(
+        to_field_name="slug",
+        queryset=model.objects.all(),
+        label=label,
+        help_text=help_text,
+        **kwargs,
+    )

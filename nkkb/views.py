@@ -1,5 +1,6 @@
 from collections import Counter
 
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.generic import TemplateView
@@ -9,7 +10,7 @@ from django_tables2.export import ExportMixin
 
 from agents.models import Agent, NKCellProduct, Target
 from trials.choices import Phase, TherapyClass
-from trials.models import Trial
+from trials.models import Trial, therapy_class_condition
 from trials.services import knowledge_base_counts
 
 from .charts import stacked_bars
@@ -44,11 +45,12 @@ class HomeView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["counts"] = knowledge_base_counts()
+        counts = trials_by_therapy_class_and_phase()
         context["therapy_class_counts"] = [
-            (therapy_class, Trial.objects.with_therapy_class(therapy_class).count())
+            (therapy_class, sum(n for (c, _), n in counts.items() if c == therapy_class))
             for therapy_class in TherapyClass
         ]
-        context["chart"] = therapy_class_phase_chart()
+        context["chart"] = therapy_class_phase_chart(counts)
         context["recent_changes"] = recent_curator_changes()
         return context
 
@@ -69,12 +71,22 @@ def recent_curator_changes() -> list:
 NOT_STATED = "not-stated"
 
 
-def therapy_class_phase_chart() -> dict:
+def trials_by_therapy_class_and_phase() -> Counter:
+    """{(therapy class, phase or NOT_STATED): trials}, one grouped query per therapy class."""
     counts = Counter()
-    for trial in Trial.objects.with_related():
-        for therapy_class in trial.therapy_classes:
-            counts[(therapy_class, trial.phase or NOT_STATED)] += 1
+    for therapy_class in TherapyClass.values:
+        rows = (
+            Trial.objects.filter(therapy_class_condition([therapy_class]))
+            .order_by()
+            .values("phase")
+            .annotate(trials=Count("pk", distinct=True))
+        )
+        for row in rows:
+            counts[(therapy_class, row["phase"] or NOT_STATED)] = row["trials"]
+    return counts
 
+
+def therapy_class_phase_chart(counts: Counter) -> dict:
     def segment_url(therapy_class, phase):
         query = {"therapy_class": therapy_class}
         if phase != NOT_STATED:

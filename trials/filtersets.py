@@ -5,7 +5,7 @@ from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.facets import facet_values
-from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet
+from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet, slug_filter
 
 from .choices import Phase, TherapyClass, TrialStatus
 from .models import Condition, Trial, therapy_class_condition
@@ -34,30 +34,22 @@ class TrialFilterSet(SearchFilterSet):
             "values ask for trials that combine all of them (cytokine and nk-cell-product)."
         ),
     )
-    agent = django_filters.ModelMultipleChoiceFilter(
-        field_name="agents__slug",
-        to_field_name="slug",
-        queryset=Agent.objects.all(),
-        label="Agent",
-        help_text="Agent slug.",
-    )
+    agent = slug_filter(Agent, field_name="agents", label="Agent", help_text="Agent slug.")
     platform = django_filters.MultipleChoiceFilter(
         field_name="agents__platform",
         choices=platform_choices,
         label="Agent platform",
         help_text="Platform of one of its agents, e.g. TriKE.",
     )
-    target = django_filters.ModelMultipleChoiceFilter(
-        to_field_name="slug",
-        queryset=Target.objects.all(),
+    target = slug_filter(
+        Target,
         method="filter_target",
         label="Target",
         help_text="Target slug: bound by one of its agents or by the CAR of one of its products.",
     )
-    nk_product = django_filters.ModelMultipleChoiceFilter(
-        field_name="nk_products__slug",
-        to_field_name="slug",
-        queryset=NKCellProduct.objects.all(),
+    nk_product = slug_filter(
+        NKCellProduct,
+        field_name="nk_products",
         label="NK cell product",
         help_text="NK cell product slug.",
     )
@@ -73,12 +65,8 @@ class TrialFilterSet(SearchFilterSet):
     status = django_filters.MultipleChoiceFilter(
         choices=TrialStatus.choices, label="Status", help_text="ClinicalTrials.gov overall status."
     )
-    condition = django_filters.ModelMultipleChoiceFilter(
-        field_name="conditions__slug",
-        to_field_name="slug",
-        queryset=Condition.objects.all(),
-        label="Condition",
-        help_text="Condition slug.",
+    condition = slug_filter(
+        Condition, field_name="conditions", label="Condition", help_text="Condition slug."
     )
     ordering = NullsLastOrderingFilter(fields=TRIAL_ORDERING, help_text=ORDERING_HELP)
 

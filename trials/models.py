@@ -49,9 +49,6 @@ def therapy_class_condition(therapy_classes) -> models.Q:
 
 
 class TrialQuerySet(models.QuerySet):
-    def with_therapy_class(self, *therapy_classes: str):
-        return self.filter(therapy_class_condition(therapy_classes)).distinct()
-
     def with_related(self):
         """Everything a trial's page or representation shows, in a fixed number of queries."""
         return self.prefetch_related(
