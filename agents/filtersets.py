@@ -1,6 +1,11 @@
 import django_filters
 
-from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet, slug_filter
+from nkkb.filtersets import (
+    MultipleChoiceFilter,
+    NullsLastOrderingFilter,
+    SearchFilterSet,
+    slug_filter,
+)
 
 from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
 from .models import Agent, NKCellProduct, Target
@@ -18,7 +23,7 @@ def platform_choices():
 class TargetFilterSet(SearchFilterSet):
     search_fields = ("name", "slug", "aliases", "description")
 
-    kind = django_filters.MultipleChoiceFilter(choices=TargetKind.choices, label="Kind")
+    kind = MultipleChoiceFilter(choices=TargetKind.choices, label="Kind")
     ordering = NullsLastOrderingFilter(fields=("name", "kind"), help_text=ORDERING_HELP)
 
     class Meta:
@@ -29,15 +34,13 @@ class TargetFilterSet(SearchFilterSet):
 class AgentFilterSet(SearchFilterSet):
     search_fields = ("name", "slug", "aliases", "platform", "mechanism", "targets__name")
 
-    agent_class = django_filters.MultipleChoiceFilter(choices=AgentClass.choices, label="Class")
-    platform = django_filters.MultipleChoiceFilter(choices=platform_choices, label="Platform")
+    agent_class = MultipleChoiceFilter(choices=AgentClass.choices, label="Class")
+    platform = MultipleChoiceFilter(choices=platform_choices, label="Platform")
     target = slug_filter(
         Target, field_name="targets", label="Target", help_text="Slug of a target it binds."
     )
     acts_through_cd16 = django_filters.BooleanFilter(label="Acts through CD16")
-    approval_status = django_filters.MultipleChoiceFilter(
-        choices=ApprovalStatus.choices, label="Approval status"
-    )
+    approval_status = MultipleChoiceFilter(choices=ApprovalStatus.choices, label="Approval status")
     ordering = NullsLastOrderingFilter(
         fields=("name", "agent_class", "platform", "acts_through_cd16", "approval_status"),
         help_text=ORDERING_HELP,
@@ -59,11 +62,9 @@ class AgentFilterSet(SearchFilterSet):
 class NKCellProductFilterSet(SearchFilterSet):
     search_fields = ("name", "slug", "aliases", "engineering", "expansion", "targets__name")
 
-    source = django_filters.MultipleChoiceFilter(choices=ProductSource.choices, label="Source")
-    donor = django_filters.MultipleChoiceFilter(choices=ProductDonor.choices, label="Donor")
-    cd16_status = django_filters.MultipleChoiceFilter(
-        choices=CD16Status.choices, label="CD16 status"
-    )
+    source = MultipleChoiceFilter(choices=ProductSource.choices, label="Source")
+    donor = MultipleChoiceFilter(choices=ProductDonor.choices, label="Donor")
+    cd16_status = MultipleChoiceFilter(choices=CD16Status.choices, label="CD16 status")
     target = slug_filter(
         Target, field_name="targets", label="Target", help_text="Slug of a target its CAR targets."
     )

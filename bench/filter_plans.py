@@ -3,7 +3,8 @@
     DATABASE_URL=sqlite:////tmp/nkkb100k.sqlite3 python bench/filter_plans.py [--plans]
 
 Requests go in-process through Django's test client (no HTTP server), anonymous, as the API
-and the list page serve them; each URL is timed as the median of a few runs.
+and the list page serve them, with the response and facet caches off so that every run is
+computed; each URL is timed as the median of a few runs.
 """
 
 import argparse
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nkkb.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "uncached_settings")  # beside this file
 os.environ.setdefault("DEBUG", "1")
 
 import django  # noqa: E402
@@ -38,6 +39,9 @@ FILTERS = [
     "status=COMPLETED",
     "condition=hematologic-malignancies",
     "q=CAR-NK",
+    "q=haploidentical",
+    "q=leukemia",
+    "q=IL-15 superagonist",
     "ordering=-enrollment",
     "ordering=enrollment",
     "ordering=title",

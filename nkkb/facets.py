@@ -5,38 +5,84 @@ filter can be combined (they are OR-ed) while the other filters narrow the count
 options are AND-ed (listed in the FilterSet's `conjoined_facets`) counts within its own selection.
 """
 
-from collections import defaultdict
+import hashlib
+from collections import Counter
 
-from django.db.models import Count
+import django_filters
+from django.core.cache import caches
+from django.db.models import Count, F
+from django.http import QueryDict
+from django.utils.http import urlencode
+
+from .caching import data_version
+
+# Counts per data version: many requests share the filters a facet's counts depend on (other
+# pages, orderings, page sizes, options of the same facet), and at 100,000 trials one facet
+# takes 0.01 to 0.3 s to count.
+FACET_CACHE = "facets"
 
 
 def facet_counts(filterset) -> dict[str, dict[str, int]]:
     """{filter name: {option value: count}} for every filter named in `filterset.facet_paths`.
 
     `facet_paths` maps a filter name to the lookups that give a result's values for it; a
-    filter with several paths (a trial's targets come through agents and NK products) counts a
+    filter with two paths (a trial's targets come through agents and NK products) counts a
     result once per value whichever path it came by. A FilterSet method `count_<name>` replaces
     the paths where a value is derived rather than stored.
     """
+    version, _ = data_version()
+    active = {
+        name: sorted(filterset.data.getlist(name))
+        for name, definition in filterset.filters.items()
+        if name in filterset.data and not isinstance(definition, django_filters.OrderingFilter)
+    }
     counts = {}
-    for name, paths in filterset.facet_paths.items():
-        data = filterset.data.copy()
-        if name not in filterset.conjoined_facets:
-            data.pop(name, None)
-        others = type(filterset)(data, queryset=filterset.queryset, request=filterset.request)
-        queryset = others.qs.order_by() if others.is_valid() else filterset.queryset.none()
-        count = getattr(filterset, f"count_{name}", None)
-        counts[name] = count(queryset) if count else facet_values(queryset, paths)
+    for name in filterset.facet_paths:
+        applied = {
+            key: values
+            for key, values in active.items()
+            if key != name or name in filterset.conjoined_facets
+        }
+        query = urlencode(sorted(applied.items()), doseq=True)
+        key = ":".join(
+            (
+                type(filterset).__qualname__,
+                name,
+                version,
+                hashlib.sha256(query.encode()).hexdigest(),
+            )
+        )
+        counts[name] = caches[FACET_CACHE].get(key)
+        if counts[name] is None:
+            counts[name] = _count(filterset, name, applied)
+            caches[FACET_CACHE].set(key, counts[name])
     return counts
 
 
+def _count(filterset, name: str, applied: dict[str, list[str]]) -> dict[str, int]:
+    data = QueryDict(mutable=True)
+    for key, values in applied.items():
+        data.setlist(key, values)
+    others = type(filterset)(data, queryset=filterset.queryset, request=filterset.request)
+    queryset = others.qs.order_by() if others.is_valid() else filterset.queryset.none()
+    count = getattr(filterset, f"count_{name}", None)
+    return count(queryset) if count else facet_values(queryset, filterset.facet_paths[name])
+
+
 def facet_values(queryset, paths: tuple[str, ...]) -> dict[str, int]:
-    if len(paths) == 1:
-        rows = queryset.values(paths[0]).annotate(count=Count("pk", distinct=True))
-        return {row[paths[0]]: row["count"] for row in rows if row[paths[0]] is not None}
-    results_by_value = defaultdict(set)
+    """Grouped counts in the database, one query per path (plus one for the overlap of two)."""
+    if len(paths) > 2:
+        raise ValueError("A facet counts through one or two paths.")
+    counts = Counter()
     for path in paths:
-        for value, pk in queryset.values_list(path, "pk").distinct():
-            if value is not None:
-                results_by_value[value].add(pk)
-    return {value: len(pks) for value, pks in results_by_value.items()}
+        counts.update(_grouped(queryset, path))
+    if len(paths) == 2:
+        # Results that reach a value by both paths were counted twice.
+        first, second = paths
+        counts.subtract(_grouped(queryset.filter(**{first: F(second)}), first))
+    return {value: count for value, count in counts.items() if count}
+
+
+def _grouped(queryset, path: str) -> dict:
+    rows = queryset.values(path).annotate(count=Count("pk", distinct=True)).order_by()
+    return {row[path]: row["count"] for row in rows if row[path] is not None}

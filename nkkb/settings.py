@@ -81,6 +81,13 @@ CACHES = {
         "TIMEOUT": 600,
         "OPTIONS": {"MAX_ENTRIES": 200},
     },
+    # Facet counts of the list pages, keyed by data version (nkkb.facets).
+    "facets": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "facets",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
 }
 
 ROOT_URLCONF = "nkkb.urls"

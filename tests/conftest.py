@@ -1,6 +1,8 @@
 import pytest
 from django.conf import settings
 from django.core.cache import caches
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.review import Review
@@ -18,9 +20,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def fresh_response_cache():
-    """Each test starts without responses cached by an earlier one (nkkb.caching)."""
-    caches["responses"].clear()
+def fresh_caches():
+    """Each test starts without the rate-limit counts, responses or facet counts of another."""
+    for alias in settings.CACHES:
+        caches[alias].clear()
 
 
 @pytest.fixture(autouse=True)
@@ -42,3 +45,20 @@ def empty_knowledge_base(db):
     """The knowledge base emptied inside the test's transaction (rolled back afterwards)."""
     for model in CURATED_MODELS:
         model.objects.all().delete()
+
+
+@pytest.fixture
+def list_queries_by_page_size(client):
+    """The SQL queries a list URL (ending in `?` or `&`) runs at page sizes 10 and 100, each
+    with facet counts computed afresh, as on a first visit."""
+
+    def count(url: str) -> list[int]:
+        counts = []
+        for page_size in (10, 100):
+            caches["facets"].clear()
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(f"{url}page_size={page_size}").status_code == 200
+            counts.append(len(queries))
+        return counts
+
+    return count

@@ -9,7 +9,6 @@ import re
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.http import QueryDict
@@ -35,12 +34,6 @@ LISTS = {
     "targets": TargetFilterSet,
     "conditions": ConditionFilterSet,
 }
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    """Anonymous throttling counts in the cache; each test starts with a clean count."""
-    cache.clear()
 
 
 @pytest.fixture

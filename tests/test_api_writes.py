@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.authtoken.models import Token
@@ -111,11 +110,6 @@ ENDPOINTS = [
 ]
 ENDPOINT_IDS = [endpoint.name for endpoint in ENDPOINTS]
 TRIALS = ENDPOINTS[0]
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle():
-    cache.clear()
 
 
 def token_client(user) -> APIClient:

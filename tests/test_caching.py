@@ -1,7 +1,6 @@
 """HTTP caching: ETag/Last-Modified from the data version, 304s, and the response cache."""
 
 import pytest
-from django.core.cache import cache, caches
 from django.db import OperationalError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -10,7 +9,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
 from nkkb import caching
-from nkkb.caching import RESPONSE_CACHE, data_version
+from nkkb.caching import data_version
 from trials.models import Condition, Result, Trial
 from trials.services import curator_create
 
@@ -34,8 +33,6 @@ URLS = [
 def conditional_get(settings):
     if MIDDLEWARE not in settings.MIDDLEWARE:
         settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
-    cache.clear()  # the anonymous rate limit's counts
-    caches[RESPONSE_CACHE].clear()
 
 
 @pytest.fixture

@@ -83,6 +83,10 @@ class TrialAdmin(CuratedAdmin):
     def therapy_class(self, trial):
         return ", ".join(choice.label for choice in trial.therapy_class_choices)
 
+    def get_search_results(self, request, queryset, search_term):
+        """Admin's words, each searched as on the pages and in the API (the full-text index)."""
+        return TrialFilterSet.search_words(queryset, search_term.split()), False
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         if obj is not None and registry_trial_ids().filter(id=obj.pk).exists():

@@ -1,14 +1,19 @@
-import django_filters
 from django.db.models import Q
 
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.facets import facet_values
-from nkkb.filtersets import NullsLastOrderingFilter, SearchFilterSet, slug_filter
+from nkkb.filtersets import (
+    MultipleChoiceFilter,
+    NullsLastOrderingFilter,
+    SearchFilterSet,
+    slug_filter,
+)
 
 from .choices import Phase, TherapyClass, TrialStatus
-from .models import Condition, Trial, therapy_class_condition
+from .models import Condition, Trial, TrialAgent, therapy_class_condition
+from .search import trials_matching_words
 
 TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
 
@@ -16,6 +21,11 @@ TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
 class TrialFilterSet(SearchFilterSet):
     """Filters for trials: one definition for the trial list page and the API."""
 
+    search_description = (
+        "Words, each of which must start a word of the NCT number or title, or appear in the "
+        "name (or an alias) of one of its agents, NK cell products or conditions; "
+        "case-insensitive."
+    )
     search_fields = (
         "nct_id",
         "title",
@@ -25,7 +35,7 @@ class TrialFilterSet(SearchFilterSet):
         "conditions__name",
     )
 
-    therapy_class = django_filters.MultipleChoiceFilter(
+    therapy_class = MultipleChoiceFilter(
         choices=TherapyClass.choices,
         method="filter_therapy_class",
         label="Therapy class",
@@ -35,7 +45,7 @@ class TrialFilterSet(SearchFilterSet):
         ),
     )
     agent = slug_filter(Agent, field_name="agents", label="Agent", help_text="Agent slug.")
-    platform = django_filters.MultipleChoiceFilter(
+    platform = MultipleChoiceFilter(
         field_name="agents__platform",
         choices=platform_choices,
         label="Agent platform",
@@ -53,16 +63,16 @@ class TrialFilterSet(SearchFilterSet):
         label="NK cell product",
         help_text="NK cell product slug.",
     )
-    cd16_status = django_filters.MultipleChoiceFilter(
+    cd16_status = MultipleChoiceFilter(
         field_name="nk_products__cd16_status",
         choices=CD16Status.choices,
         label="NK product CD16 status",
         help_text="CD16 status of one of its NK cell products.",
     )
-    phase = django_filters.MultipleChoiceFilter(
+    phase = MultipleChoiceFilter(
         choices=Phase.choices, label="Phase", help_text="Phase, by value: 2 is II, 1-2 is I/II."
     )
-    status = django_filters.MultipleChoiceFilter(
+    status = MultipleChoiceFilter(
         choices=TrialStatus.choices, label="Status", help_text="ClinicalTrials.gov overall status."
     )
     condition = slug_filter(
@@ -98,37 +108,36 @@ class TrialFilterSet(SearchFilterSet):
             "condition",
         ]
 
-    def filter_therapy_class(self, queryset, name, values):
-        """Trials that combine every class asked for: therapy classes describe combinations.
+    def search(self, queryset, name, value):
+        """`q`: words, each anywhere in the trial (see trials.search), through full-text indexes."""
+        return self.search_words(queryset, value.split())
 
-        One subquery per distinct class: joining the agents once per class instead would
-        multiply a trial's rows by its agents for every class asked, which with a few classes
-        is enough to exhaust the database server's memory.
-        """
+    @classmethod
+    def search_words(cls, queryset, words):
+        return trials_matching_words(queryset, words)
+
+    def filter_therapy_class(self, queryset, name, values):
+        """Trials that combine every class asked for: therapy classes describe combinations."""
         for value in dict.fromkeys(values):
-            queryset = queryset.filter(pk__in=trials_where(therapy_class_condition([value])))
+            queryset = queryset.filter(therapy_class_condition([value]))
         return queryset
 
     def count_therapy_class(self, queryset) -> dict[str, int]:
         counts = facet_values(queryset, self.facet_paths["therapy_class"])
-        counts[TherapyClass.NK_CELL_PRODUCT] = (
-            queryset.filter(nk_products__isnull=False).distinct().count()
-        )
+        counts[TherapyClass.NK_CELL_PRODUCT] = queryset.filter(
+            therapy_class_condition([TherapyClass.NK_CELL_PRODUCT])
+        ).count()
         return counts
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""
         if not targets:
             return queryset
+        by_agents = TrialAgent.objects.filter(agent__targets__in=targets)
+        by_products = Trial.nk_products.through.objects.filter(nkcellproduct__targets__in=targets)
         return queryset.filter(
-            Q(pk__in=trials_where(Q(agents__targets__in=targets)))
-            | Q(pk__in=trials_where(Q(nk_products__targets__in=targets)))
+            Q(pk__in=by_agents.values("trial_id")) | Q(pk__in=by_products.values("trial_id"))
         )
-
-
-def trials_where(condition: Q):
-    """The ids of the trials that meet `condition`, as a subquery that adds no join outside it."""
-    return Trial.objects.filter(condition).values("pk")
 
 
 class ConditionFilterSet(SearchFilterSet):

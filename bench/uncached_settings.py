@@ -1,0 +1,8 @@
+"""NKKB's settings with the response and facet caches off, so that every request is computed:
+the benchmarks' worst case, a request nobody made before at this data version."""
+
+from nkkb.settings import *  # noqa: F403
+from nkkb.settings import CACHES
+
+_NO_CACHE = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+CACHES = {**CACHES, "responses": _NO_CACHE, "facets": _NO_CACHE}

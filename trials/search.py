@@ -1,0 +1,73 @@
+"""Full-text search of trials: each word of a query starts a word of a trial's NCT number or
+title, or appears in the name of one of its agents (or an alias), NK cell products or conditions.
+
+The NCT number and title are searched through a full-text index (migration 0003): FTS5 on SQLite,
+a GIN index over a `simple` tsvector on PostgreSQL. The names come from the catalogue, a few
+hundred rows that a plain scan reads at once, and lead to trials through the link tables' indexes.
+So no query joins or scans the trials themselves, whatever their number.
+"""
+
+import re
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
+
+from agents.models import Agent, NKCellProduct
+
+from .models import Condition, Trial, TrialAgent
+
+# What FTS5 (unicode61) and PostgreSQL's parser both take for the parts of a word: "IL-15" is
+# "il" and "15" to both, so a query means the same on either database.
+WORD_PART = re.compile(r"[^\W_]+")
+SQLITE_TABLE = "trials_trial_search"
+POSTGRES_CONFIG = "simple"
+
+
+def search_document():
+    """The PostgreSQL expression that the GIN index holds and a search compares against."""
+    return SearchVector("nct_id", "title", config=POSTGRES_CONFIG)
+
+
+def trials_matching_words(queryset, words: list[str]):
+    for word in words:
+        queryset = queryset.filter(_word_condition(word))
+    return queryset
+
+
+def _word_condition(word: str) -> Q:
+    names = Q(name__icontains=word)
+    agents = Agent.objects.filter(names | Q(aliases__icontains=word))
+    return (
+        Q(pk__in=_titled(word))
+        | Q(pk__in=TrialAgent.objects.filter(agent__in=agents).values("trial_id"))
+        | Q(
+            pk__in=Trial.nk_products.through.objects.filter(
+                nkcellproduct__in=NKCellProduct.objects.filter(names)
+            ).values("trial_id")
+        )
+        | Q(
+            pk__in=Trial.conditions.through.objects.filter(
+                condition__in=Condition.objects.filter(names)
+            ).values("trial_id")
+        )
+    )
+
+
+def _titled(word: str):
+    """Ids of the trials whose NCT number or title has words starting with each part of `word`."""
+    parts = WORD_PART.findall(word.lower())
+    if not parts:
+        return Trial.objects.none().values("pk")
+    if connection.vendor == "postgresql":
+        query = SearchQuery(
+            " & ".join(f"{part}:*" for part in parts), search_type="raw", config=POSTGRES_CONFIG
+        )
+        return (
+            Trial.objects.annotate(document=search_document()).filter(document=query).values("pk")
+        )
+    return RawSQL(
+        f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH %s",
+        [" AND ".join(f'"{part}"*' for part in parts)],
+    )
