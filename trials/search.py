@@ -4,7 +4,8 @@ title, or appears in the name of one of its agents (or an alias), NK cell produc
 The NCT number and title are searched through a full-text index (migration 0003): FTS5 on SQLite,
 a GIN index over a `simple` tsvector on PostgreSQL. The names come from the catalogue, a few
 hundred rows that a plain scan reads at once, and lead to trials through the link tables' indexes.
-So no query joins or scans the trials themselves, whatever their number.
+So no query reads every title or joins every trial to its agents: SQLite looks the matching ids
+up, PostgreSQL checks the trials' ids against them in an index-only scan.
 """
 
 import re
