@@ -1,8 +1,8 @@
 from django.db import models
-from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from nkkb.models import BoundedTextField, CuratedModel, choices_constraint, validate_string_list
+from nkkb.record_urls import record_url
 
 from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
 
@@ -27,7 +27,7 @@ class NamedCuratedModel(CuratedModel):
         return self.name
 
     def get_absolute_url(self):
-        return reverse(self.detail_url_name, args=[self.slug])
+        return record_url(self.detail_url_name, self.slug)
 
 
 class Target(NamedCuratedModel):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import BigIntegerField, ProtectedError
 from django.http import Http404
+from django.utils.functional import cached_property
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, get_lib_doc_excludes
@@ -20,6 +21,7 @@ from rest_framework import exceptions, filters, pagination, renderers, serialize
 from rest_framework.settings import api_settings
 
 from .models import CuratedModel, ReviewSection
+from .record_urls import record_url
 from .tables import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
@@ -214,6 +216,16 @@ class CuratedViewSetMixin:
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+class RecordURLField(serializers.HyperlinkedIdentityField):
+    """The record's API URL, its view's pattern reversed once (see nkkb.record_urls)."""
+
+    def get_url(self, obj, view_name, request, format):
+        if format or obj.pk is None:
+            return super().get_url(obj, view_name, request, format)
+        url = record_url(view_name, str(getattr(obj, self.lookup_field)))
+        return request.build_absolute_uri(url) if request else url
+
+
 @extend_schema_field(OpenApiTypes.URI)
 class HTMLURLField(serializers.ReadOnlyField):
     """The record's page on the site (its `get_absolute_url`), as an absolute URL."""
@@ -243,8 +255,14 @@ class BriefSlugRelatedField(serializers.SlugRelatedField):
         self.brief_serializer = brief_serializer
         super().__init__(slug_field="slug", **kwargs)
 
+    @cached_property
+    def _brief(self):
+        # One serializer for every related record: building one per record (its fields
+        # introspected from the model each time) was a third of a trial list's serialization.
+        return self.brief_serializer(context=self.context)
+
     def to_representation(self, obj):
-        return self.brief_serializer(obj, context=self.context).data
+        return self._brief.to_representation(obj)
 
 
 class SlugRelatedFieldSchema(OpenApiSerializerFieldExtension):

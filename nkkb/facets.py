@@ -9,8 +9,10 @@ import hashlib
 from collections import Counter
 
 import django_filters
+from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.core.cache import caches
 from django.db.models import Count, F
+from django.db.models.constants import LOOKUP_SEP
 from django.http import QueryDict
 from django.utils.http import urlencode
 
@@ -84,5 +86,29 @@ def facet_values(queryset, paths: tuple[str, ...]) -> dict[str, int]:
 
 
 def _grouped(queryset, path: str) -> dict:
-    rows = queryset.values(path).annotate(count=Count("pk", distinct=True)).order_by()
+    """{value: results} for one path.
+
+    A path through a many-to-many relation is counted on its link table alone, without reading
+    the results' own table. Where each link gives one value (a trial links an agent once, so its
+    agents' slugs do not repeat) and where a result has one value (its own column), plain COUNT is
+    exact; COUNT(DISTINCT), which sorts what it counts, took ten to twenty times as long over
+    100,000 trials, and is kept for values that can repeat (two agents of one class).
+    """
+    name, _, rest = path.partition(LOOKUP_SEP)
+    field = queryset.model._meta.get_field(name)
+    if field.many_to_many:
+        links = field.remote_field.through._default_manager.all()
+        if queryset.query.has_filters():
+            links = links.filter(**{f"{field.m2m_field_name()}__in": queryset.values("pk")})
+        value = LOOKUP_SEP.join(filter(None, (field.m2m_reverse_field_name(), rest)))
+        one_value_per_link = not rest or (
+            LOOKUP_SEP not in rest and field.related_model._meta.get_field(rest).unique
+        )
+        queryset, path = links, value
+        # COUNT(pk) when it can: the link's id is in the index of its foreign key, its other
+        # column is not.
+        count = Count("pk") if one_value_per_link else Count(field.m2m_field_name(), distinct=True)
+    else:
+        count = Count("pk", distinct=lookup_spawns_duplicates(queryset.model._meta, path))
+    rows = queryset.values(path).annotate(count=count).order_by()
     return {row[path]: row["count"] for row in rows if row[path] is not None}

@@ -9,10 +9,12 @@ import re
 
 import pytest
 from django.conf import settings
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
+from django.urls import set_script_prefix
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
@@ -439,3 +441,20 @@ def test_anonymous_requests_are_throttled_at_the_documented_rate(api, django_use
     user = django_user_model.objects.create_user("reader")
     api.force_authenticate(user)
     assert api.get(f"{V1}/").status_code == 200  # signed-in users are not throttled
+
+
+def test_record_urls_follow_the_prefix_the_site_is_served_under(api):
+    """Record URLs come from each view's pattern reversed once (nkkb.record_urls), per prefix."""
+    at_root = api.get(f"{V1}/trials/NCT02138734/").json()
+    caches["responses"].clear()  # the request's own URL stays the same here
+    set_script_prefix("/nkkb/")  # as the WSGI handler sets it from SCRIPT_NAME
+    try:
+        under_prefix = api.get(f"{V1}/trials/NCT02138734/").json()
+    finally:
+        set_script_prefix("/")
+    assert at_root["url"] == "http://testserver/api/v1/trials/NCT02138734/"
+    assert at_root["html_url"] == "http://testserver/trials/NCT02138734/"
+    assert under_prefix["url"] == "http://testserver/nkkb/api/v1/trials/NCT02138734/"
+    assert under_prefix["html_url"] == "http://testserver/nkkb/trials/NCT02138734/"
+    caches["responses"].clear()
+    assert api.get(f"{V1}/trials/NCT02138734/").json()["url"] == at_root["url"]

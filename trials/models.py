@@ -5,6 +5,7 @@ from simple_history.models import HistoricalRecords
 
 from agents.models import Agent, NKCellProduct
 from nkkb.models import CuratedModel, choices_constraint
+from nkkb.record_urls import record_url
 
 from .choices import (
     AgentRole,
@@ -139,7 +140,7 @@ class Trial(CuratedModel):
         return self.nct_id
 
     def get_absolute_url(self):
-        return reverse("trials:trial_detail", args=[self.nct_id])
+        return record_url("trials:trial_detail", self.nct_id)
 
     @property
     def ctgov_url(self) -> str:

@@ -8,6 +8,7 @@ from nkkb.api import (
     HTMLURLField,
     ModelCleanSerializer,
     ProvenanceSerializer,
+    RecordURLField,
     VersionField,
 )
 from trials.models import Trial
@@ -18,7 +19,7 @@ from ..models import Agent, NKCellProduct, Target
 class TrialLinkSerializer(serializers.ModelSerializer):
     """A trial as the records it involves link to it."""
 
-    url = serializers.HyperlinkedIdentityField(view_name="api:trial-detail", lookup_field="nct_id")
+    url = RecordURLField(view_name="api:trial-detail", lookup_field="nct_id")
 
     class Meta:
         model = Trial
@@ -71,7 +72,7 @@ def target_trials(target: Target) -> list[Trial]:
 class TargetSerializer(NamedCuratedSerializer):
     """A target, the agents and NK cell products aimed at it, and their trials."""
 
-    url = serializers.HyperlinkedIdentityField(view_name="api:target-detail", lookup_field="slug")
+    url = RecordURLField(view_name="api:target-detail", lookup_field="slug")
     agents = AgentBriefSerializer(many=True, read_only=True)
     nk_products = NKCellProductBriefSerializer(
         many=True, read_only=True, help_text="NK cell products whose CAR targets it."
@@ -98,7 +99,7 @@ class TargetSerializer(NamedCuratedSerializer):
 class AgentSerializer(NamedCuratedSerializer):
     """An agent: its class, platform, targets, whether it acts through CD16, its trials."""
 
-    url = serializers.HyperlinkedIdentityField(view_name="api:agent-detail", lookup_field="slug")
+    url = RecordURLField(view_name="api:agent-detail", lookup_field="slug")
     targets = BriefSlugRelatedField(
         TargetBriefSerializer,
         many=True,
@@ -127,9 +128,7 @@ class AgentSerializer(NamedCuratedSerializer):
 class NKCellProductSerializer(NamedCuratedSerializer):
     """An NK cell product: origin, donor, CD16 status, engineering, its trials."""
 
-    url = serializers.HyperlinkedIdentityField(
-        view_name="api:nk-product-detail", lookup_field="slug"
-    )
+    url = RecordURLField(view_name="api:nk-product-detail", lookup_field="slug")
     targets = BriefSlugRelatedField(
         TargetBriefSerializer,
         many=True,

@@ -18,6 +18,7 @@ from nkkb.api import (
     HTMLURLField,
     ModelCleanSerializer,
     ProvenanceSerializer,
+    RecordURLField,
     VersionField,
 )
 
@@ -29,9 +30,7 @@ from ..models import Condition, Result, Trial, TrialAgent
 class ConditionSerializer(ModelCleanSerializer):
     """A condition and the trials that enroll it."""
 
-    url = serializers.HyperlinkedIdentityField(
-        view_name="api:condition-detail", lookup_field="slug"
-    )
+    url = RecordURLField(view_name="api:condition-detail", lookup_field="slug")
     html_url = HTMLURLField()
     trials = TrialLinkSerializer(many=True, read_only=True)
 
@@ -101,7 +100,7 @@ class CompatibilityWarningSerializer(serializers.Serializer):
 class TrialSerializer(ModelCleanSerializer):
     """A trial: what it tests, in whom, its results, warnings, and where the review says so."""
 
-    url = serializers.HyperlinkedIdentityField(view_name="api:trial-detail", lookup_field="nct_id")
+    url = RecordURLField(view_name="api:trial-detail", lookup_field="nct_id")
     html_url = HTMLURLField()
     ctgov_url = serializers.URLField(read_only=True)
     therapy_classes = serializers.ListField(

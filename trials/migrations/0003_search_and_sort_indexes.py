@@ -1,14 +1,19 @@
-"""The full-text index of trials' NCT numbers and titles that trials/search.py queries.
+"""Indexes of trials that only one database can express, so the model cannot declare them.
 
-SQLite: an FTS5 table over trials_trial, kept in step by triggers. Django rebuilds a SQLite table
-to alter it, and dropping the old table drops its triggers: a later migration that alters
-trials_trial must create them again (tests/test_search.py fails until it does).
-PostgreSQL: a GIN index over the `simple` tsvector of the two columns.
+The full-text index of trials' NCT numbers and titles that trials/search.py queries. SQLite: an
+FTS5 table over trials_trial, kept in step by triggers. Django rebuilds a SQLite table to alter
+it, and dropping the old table drops its triggers: a later migration that alters trials_trial
+must create them again (tests/test_search.py fails until it does). PostgreSQL: a GIN index over
+the `simple` tsvector of the two columns.
+
+PostgreSQL also gets `enrollment DESC NULLS LAST`, the order of `ordering=-enrollment` (empty
+values last), which its plain index cannot give as PostgreSQL sorts NULL first when descending.
+SQLite sorts NULL last when descending anyway, and its CREATE INDEX has no NULLS LAST.
 """
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
-from django.db import migrations
+from django.db import migrations, models
 
 SQLITE_TABLE = "trials_trial_search"
 COLUMNS = "nct_id, title"
@@ -32,13 +37,19 @@ SQLITE_DROP = [
 ]
 
 
-def postgres_index():
-    return GinIndex(SearchVector("nct_id", "title", config="simple"), name="trial_search_idx")
+def postgres_indexes():
+    return [
+        GinIndex(SearchVector("nct_id", "title", config="simple"), name="trial_search_idx"),
+        models.Index(
+            models.F("enrollment").desc(nulls_last=True), name="trial_enrollment_desc_idx"
+        ),
+    ]
 
 
 def create(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.add_index(apps.get_model("trials", "Trial"), postgres_index())
+        for index in postgres_indexes():
+            schema_editor.add_index(apps.get_model("trials", "Trial"), index)
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_CREATE:
             schema_editor.execute(statement)
@@ -46,7 +57,8 @@ def create(apps, schema_editor):
 
 def drop(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.remove_index(apps.get_model("trials", "Trial"), postgres_index())
+        for index in postgres_indexes():
+            schema_editor.remove_index(apps.get_model("trials", "Trial"), index)
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_DROP:
             schema_editor.execute(statement)
