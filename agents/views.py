@@ -1,15 +1,36 @@
 from django.db.models import Prefetch
 from django.views.generic import DetailView
 
+from nkkb.caching import data_version
+from nkkb.facets import facet_count
 from nkkb.views import FilteredTableView
 from trials.compatibility import class_suitability
+from trials.filtersets import TrialFilterSet
 from trials.models import Trial
 
 from .filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from .models import Agent, NKCellProduct, Target
 from .tables import AgentTable, NKCellProductTable, TargetTable
 
-TRIALS = Prefetch("trials", queryset=Trial.objects.with_related())
+# A record's page lists its first trials and links to the trial list for all of them: an agent
+# may be given in thousands of trials.
+FIRST_TRIALS = 20
+
+
+def first_trials() -> Prefetch:
+    return Prefetch(
+        "trials",
+        queryset=Trial.objects.order_by("nct_id")[:FIRST_TRIALS],
+        to_attr="first_trials",
+    )
+
+
+def count_trials(records, facet: str) -> None:
+    """Give each record its `trial_count`: the trial list's count for it (`?<facet>=<slug>`)."""
+    version, _ = data_version()
+    counts = facet_count(TrialFilterSet, facet, {}, version=version)
+    for record in records:
+        record.trial_count = counts.get(record.slug, 0)
 
 
 class TargetListView(FilteredTableView):
@@ -21,10 +42,19 @@ class TargetListView(FilteredTableView):
 
 
 class TargetDetailView(DetailView):
-    queryset = Target.objects.prefetch_related(
-        Prefetch("agents", queryset=Agent.objects.prefetch_related(TRIALS)),
-        Prefetch("nk_products", queryset=NKCellProduct.objects.prefetch_related(TRIALS)),
-    )
+    def get_queryset(self):
+        return Target.objects.prefetch_related(
+            Prefetch("agents", queryset=Agent.objects.prefetch_related(first_trials())),
+            Prefetch(
+                "nk_products", queryset=NKCellProduct.objects.prefetch_related(first_trials())
+            ),
+        )
+
+    def get_context_data(self, **kwargs):
+        count_trials([self.object], "target")
+        count_trials(self.object.agents.all(), "agent")
+        count_trials(self.object.nk_products.all(), "nk_product")
+        return super().get_context_data(**kwargs)
 
 
 class AgentListView(FilteredTableView):
@@ -36,7 +66,12 @@ class AgentListView(FilteredTableView):
 
 
 class AgentDetailView(DetailView):
-    queryset = Agent.objects.prefetch_related("targets", TRIALS)
+    def get_queryset(self):
+        return Agent.objects.prefetch_related("targets", first_trials())
+
+    def get_context_data(self, **kwargs):
+        count_trials([self.object], "agent")
+        return super().get_context_data(**kwargs)
 
 
 class NKCellProductListView(FilteredTableView):
@@ -48,9 +83,11 @@ class NKCellProductListView(FilteredTableView):
 
 
 class NKCellProductDetailView(DetailView):
-    queryset = NKCellProduct.objects.prefetch_related("targets", TRIALS)
+    def get_queryset(self):
+        return NKCellProduct.objects.prefetch_related("targets", first_trials())
 
     def get_context_data(self, **kwargs):
+        count_trials([self.object], "nk_product")
         context = super().get_context_data(**kwargs)
         context["suitability"] = class_suitability(self.object)
         return context

@@ -11,7 +11,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import BigIntegerField, ProtectedError
 from django.http import Http404
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.http import urlencode
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, get_lib_doc_excludes
@@ -20,6 +22,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, filters, pagination, renderers, serializers, status, views
 from rest_framework.settings import api_settings
 
+from .caching import data_version
+from .facets import facet_count
 from .models import CuratedModel, ReviewSection
 from .record_urls import record_url
 from .tables import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -235,6 +239,40 @@ class HTMLURLField(serializers.ReadOnlyField):
 
     def to_representation(self, value):
         return self.context["request"].build_absolute_uri(value)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class FacetCountField(serializers.ReadOnlyField):
+    """How many records a list finds for this one (`?<facet>=<slug>`): the list's facet count,
+    kept per data version (nkkb.facets), so a list of records runs no query per record."""
+
+    def __init__(self, filterset_class, facet: str, **kwargs):
+        self.filterset_class, self.facet = filterset_class, facet
+        super().__init__(source="slug", **kwargs)
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        version, _ = data_version()
+        return facet_count(self.filterset_class, self.facet, {}, version=version)
+
+    def to_representation(self, slug):
+        return self.counts.get(slug, 0)
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class FilteredListURLField(serializers.ReadOnlyField):
+    """A list of the API filtered to this record (`<list>?<parameter>=<slug>`)."""
+
+    def __init__(self, view_name: str, parameter: str, **kwargs):
+        self.view_name, self.parameter = view_name, parameter
+        super().__init__(source="slug", **kwargs)
+
+    @cached_property
+    def list_url(self) -> str:
+        return self.context["request"].build_absolute_uri(reverse(self.view_name))
+
+    def to_representation(self, slug):
+        return f"{self.list_url}?{urlencode({self.parameter: slug})}"
 
 
 class ComputedListSerializer(serializers.ListSerializer):

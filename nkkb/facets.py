@@ -34,41 +34,43 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
     """
     version, _ = data_version()
     active = {
-        name: sorted(filterset.data.getlist(name))
+        name: filterset.data.getlist(name)
         for name, definition in filterset.filters.items()
         if name in filterset.data and not isinstance(definition, django_filters.OrderingFilter)
     }
-    counts = {}
-    for name in filterset.facet_paths:
-        applied = {
-            key: values
-            for key, values in active.items()
-            if key != name or name in filterset.conjoined_facets
-        }
-        query = urlencode(sorted(applied.items()), doseq=True)
-        key = ":".join(
-            (
-                type(filterset).__qualname__,
-                name,
-                version,
-                hashlib.sha256(query.encode()).hexdigest(),
-            )
+    return {
+        name: facet_count(
+            type(filterset),
+            name,
+            {
+                key: values
+                for key, values in active.items()
+                if key != name or name in filterset.conjoined_facets
+            },
+            version=version,
         )
-        counts[name] = caches[FACET_CACHE].get(key)
-        if counts[name] is None:
-            counts[name] = _count(filterset, name, applied)
-            caches[FACET_CACHE].set(key, counts[name])
+        for name in filterset.facet_paths
+    }
+
+
+def facet_count(filterset_class, name: str, filters: dict[str, list[str]], *, version: str):
+    """{option value: count} of facet `name` among the results that `filters` leave, kept in
+    the facets cache for data version `version`."""
+    query = urlencode(sorted((key, sorted(values)) for key, values in filters.items()), doseq=True)
+    key = ":".join(
+        (filterset_class.__qualname__, name, version, hashlib.sha256(query.encode()).hexdigest())
+    )
+    counts = caches[FACET_CACHE].get(key)
+    if counts is None:
+        data = QueryDict(mutable=True)
+        for parameter, values in filters.items():
+            data.setlist(parameter, values)
+        filterset = filterset_class(data, queryset=filterset_class._meta.model.objects.all())
+        queryset = filterset.qs.order_by() if filterset.is_valid() else filterset.queryset.none()
+        count = getattr(filterset, f"count_{name}", None)
+        counts = count(queryset) if count else facet_values(queryset, filterset.facet_paths[name])
+        caches[FACET_CACHE].set(key, counts)
     return counts
-
-
-def _count(filterset, name: str, applied: dict[str, list[str]]) -> dict[str, int]:
-    data = QueryDict(mutable=True)
-    for key, values in applied.items():
-        data.setlist(key, values)
-    others = type(filterset)(data, queryset=filterset.queryset, request=filterset.request)
-    queryset = others.qs.order_by() if others.is_valid() else filterset.queryset.none()
-    count = getattr(filterset, f"count_{name}", None)
-    return count(queryset) if count else facet_values(queryset, filterset.facet_paths[name])
 
 
 def facet_values(queryset, paths: tuple[str, ...]) -> dict[str, int]:

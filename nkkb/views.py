@@ -1,6 +1,5 @@
 from collections import Counter
 
-from django.db.models import Count
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.generic import TemplateView
@@ -10,10 +9,13 @@ from django_tables2.export import ExportMixin
 
 from agents.models import Agent, NKCellProduct, Target
 from trials.choices import Phase, TherapyClass
-from trials.models import Trial, therapy_class_condition
+from trials.filtersets import TrialFilterSet
+from trials.models import Trial
 from trials.services import knowledge_base_counts
 
+from .caching import data_version
 from .charts import stacked_bars
+from .facets import facet_count
 
 
 class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
@@ -72,18 +74,17 @@ NOT_STATED = "not-stated"
 
 
 def trials_by_therapy_class_and_phase() -> Counter:
-    """{(therapy class, phase or NOT_STATED): trials}, one grouped query per therapy class."""
+    """{(therapy class, phase or NOT_STATED): trials}: the trial list's phase facet for each
+    class, and its class facet for the trials whose phase is not stated."""
+    version, _ = data_version()
+    totals = facet_count(TrialFilterSet, "therapy_class", {}, version=version)
     counts = Counter()
     for therapy_class in TherapyClass.values:
-        rows = (
-            Trial.objects.filter(therapy_class_condition([therapy_class]))
-            .order_by()
-            .values("phase")
-            .annotate(trials=Count("pk", distinct=True))
-        )
-        for row in rows:
-            counts[(therapy_class, row["phase"] or NOT_STATED)] = row["trials"]
-    return counts
+        filters = {"therapy_class": [therapy_class]}
+        phases = facet_count(TrialFilterSet, "phase", filters, version=version)
+        counts.update({(therapy_class, phase): trials for phase, trials in phases.items()})
+        counts[(therapy_class, NOT_STATED)] = totals.get(therapy_class, 0) - sum(phases.values())
+    return +counts
 
 
 def therapy_class_phase_chart(counts: Counter) -> dict:

@@ -85,6 +85,19 @@ def test_agent_target_and_product_pages_link_their_trials(client):
     assert "Poor fit" in product_page
 
 
+def test_a_record_page_lists_its_first_trials_and_links_to_all_of_them(client, monkeypatch):
+    """An agent may be given in thousands of trials: its page shows the first and counts all."""
+    monkeypatch.setattr("agents.views.FIRST_TRIALS", 2)
+    page = client.get("/agents/monalizumab/").content.decode()
+    assert len(re.findall(r'<li><a href="/trials/NCT\d{8}/">', page)) == 2
+    assert '<a href="/trials/?agent=monalizumab">All 6 trials</a>' in page
+    listed = client.get("/trials/?agent=monalizumab")
+    assert len(listed_nct_ids(listed)) == 6
+
+    page = client.get("/targets/cd16/").content.decode()
+    assert re.search(r'<a href="/trials/\?target=cd16">All \d+ trials targeting CD16</a>', page)
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [

@@ -1,5 +1,4 @@
 import re
-from collections import Counter
 
 from django import forms
 from django.http import Http404
@@ -9,7 +8,8 @@ from django.views.generic import DetailView, TemplateView
 
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.facets import facet_counts
+from nkkb.caching import data_version
+from nkkb.facets import facet_count, facet_counts
 from nkkb.views import FilteredTableView
 
 from .choices import TherapyClass
@@ -92,31 +92,28 @@ def trial_list_url(**filters) -> str:
 
 
 class LandscapeView(TemplateView):
-    """What is combined with what: trials per therapy class x target and per product x class."""
+    """What is combined with what: trials per therapy class x target and per product x class.
+
+    Each cell is the count its link leads to, the trial list filtered by both: so the counts are
+    the list's facet counts (the target and NK cell product facets of each class's trials).
+    """
 
     template_name = "trials/landscape.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        class_target = Counter()
-        product_class = Counter()
-        for trial in Trial.objects.with_related():
-            targets = {
-                target for link in trial.trial_agents.all() for target in link.agent.targets.all()
-            }
-            targets |= {
-                target for product in trial.nk_products.all() for target in product.targets.all()
-            }
-            classes = trial.therapy_classes
-            class_target.update((c, target.pk) for c in classes for target in targets)
-            agent_classes = {link.agent.agent_class for link in trial.trial_agents.all()}
-            product_class.update(
-                (product.pk, c) for product in trial.nk_products.all() for c in agent_classes
-            )
-        targets = [t for t in Target.objects.all() if any(k[1] == t.pk for k in class_target)]
-        products = [
-            p for p in NKCellProduct.objects.all() if any(k[0] == p.pk for k in product_class)
-        ]
+        version, _ = data_version()
+
+        def counts(facet, therapy_class):
+            filters = {"therapy_class": [therapy_class]}
+            return facet_count(TrialFilterSet, facet, filters, version=version)
+
+        class_target = {c: counts("target", c) for c in TherapyClass.values}
+        product_class = {c: counts("nk_product", c) for c in AgentClass.values}
+        counted_targets = set().union(*class_target.values())
+        counted_products = set().union(*product_class.values())
+        targets = [t for t in Target.objects.all() if t.slug in counted_targets]
+        products = [p for p in NKCellProduct.objects.all() if p.slug in counted_products]
         context["class_target"] = {
             "columns": targets,
             "rows": [
@@ -124,7 +121,7 @@ class LandscapeView(TemplateView):
                     "label": therapy_class.label,
                     "cells": [
                         {
-                            "count": class_target[(therapy_class.value, t.pk)],
+                            "count": class_target[therapy_class].get(t.slug, 0),
                             "url": trial_list_url(therapy_class=therapy_class.value, target=t.slug),
                         }
                         for t in targets
@@ -141,7 +138,7 @@ class LandscapeView(TemplateView):
                     "url": product.get_absolute_url(),
                     "cells": [
                         {
-                            "count": product_class[(product.pk, agent_class.value)],
+                            "count": product_class[agent_class].get(product.slug, 0),
                             "url": trial_list_url(
                                 nk_product=product.slug, therapy_class=agent_class.value
                             ),

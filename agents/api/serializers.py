@@ -4,26 +4,17 @@ from rest_framework import serializers
 
 from nkkb.api import (
     BriefSlugRelatedField,
-    ComputedListSerializer,
+    FacetCountField,
+    FilteredListURLField,
     HTMLURLField,
     ModelCleanSerializer,
     ProvenanceSerializer,
     RecordURLField,
     VersionField,
 )
-from trials.models import Trial
+from trials.filtersets import TrialFilterSet
 
 from ..models import Agent, NKCellProduct, Target
-
-
-class TrialLinkSerializer(serializers.ModelSerializer):
-    """A trial as the records it involves link to it."""
-
-    url = RecordURLField(view_name="api:trial-detail", lookup_field="nct_id")
-
-    class Meta:
-        model = Trial
-        fields = ["nct_id", "title", "url"]
 
 
 class TargetBriefSerializer(serializers.ModelSerializer):
@@ -59,16 +50,6 @@ class NamedCuratedSerializer(ModelCleanSerializer):
         trailing_fields = ["provenance", "last_updated", "version"]
 
 
-def target_trials(target: Target) -> list[Trial]:
-    """Reads prefetched agents' and products' trials: no query of its own."""
-    trials = {
-        trial.nct_id: trial
-        for related in [*target.agents.all(), *target.nk_products.all()]
-        for trial in related.trials.all()
-    }
-    return [trials[nct_id] for nct_id in sorted(trials)]
-
-
 class TargetSerializer(NamedCuratedSerializer):
     """A target, the agents and NK cell products aimed at it, and their trials."""
 
@@ -77,11 +58,12 @@ class TargetSerializer(NamedCuratedSerializer):
     nk_products = NKCellProductBriefSerializer(
         many=True, read_only=True, help_text="NK cell products whose CAR targets it."
     )
-    trials = ComputedListSerializer(
-        child=TrialLinkSerializer(),
-        compute=target_trials,
+    trial_count = FacetCountField(
+        TrialFilterSet,
+        "target",
         help_text="Trials of its agents and of the NK cell products whose CAR targets it.",
     )
+    trials_url = FilteredListURLField("api:trial-list", "target")
 
     class Meta:
         model = Target
@@ -91,7 +73,8 @@ class TargetSerializer(NamedCuratedSerializer):
             "description",
             "agents",
             "nk_products",
-            "trials",
+            "trial_count",
+            "trials_url",
             *NamedCuratedSerializer.Meta.trailing_fields,
         ]
 
@@ -107,7 +90,8 @@ class AgentSerializer(NamedCuratedSerializer):
         required=False,
         help_text="Written as target slugs.",
     )
-    trials = TrialLinkSerializer(many=True, read_only=True)
+    trial_count = FacetCountField(TrialFilterSet, "agent", help_text="Trials that give it.")
+    trials_url = FilteredListURLField("api:trial-list", "agent")
 
     class Meta:
         model = Agent
@@ -120,7 +104,8 @@ class AgentSerializer(NamedCuratedSerializer):
             "acts_through_cd16",
             "approval_status",
             "approval_note",
-            "trials",
+            "trial_count",
+            "trials_url",
             *NamedCuratedSerializer.Meta.trailing_fields,
         ]
 
@@ -136,7 +121,8 @@ class NKCellProductSerializer(NamedCuratedSerializer):
         required=False,
         help_text="Antigens its CAR targets; written as target slugs.",
     )
-    trials = TrialLinkSerializer(many=True, read_only=True)
+    trial_count = FacetCountField(TrialFilterSet, "nk_product", help_text="Trials that use it.")
+    trials_url = FilteredListURLField("api:trial-list", "nk_product")
 
     class Meta:
         model = NKCellProduct
@@ -149,6 +135,7 @@ class NKCellProductSerializer(NamedCuratedSerializer):
             "engineering",
             "expansion",
             "description",
-            "trials",
+            "trial_count",
+            "trials_url",
             *NamedCuratedSerializer.Meta.trailing_fields,
         ]

@@ -10,7 +10,7 @@ from .serializers import AgentSerializer, NKCellProductSerializer, TargetSeriali
 class TargetViewSet(CuratedViewSetMixin, ModelViewSet):
     """Receptors and antigens that agents bind or NK cell products' CARs target, by slug."""
 
-    queryset = Target.objects.prefetch_related("agents__trials", "nk_products__trials")
+    queryset = Target.objects.prefetch_related("agents", "nk_products")
     serializer_class = TargetSerializer
     filterset_class = TargetFilterSet
 
@@ -18,7 +18,7 @@ class TargetViewSet(CuratedViewSetMixin, ModelViewSet):
 class AgentViewSet(CuratedViewSetMixin, ModelViewSet):
     """Cytokines, antibodies, NK cell engagers and co-therapies, by slug."""
 
-    queryset = Agent.objects.prefetch_related("targets", "trials")
+    queryset = Agent.objects.prefetch_related("targets")
     serializer_class = AgentSerializer
     filterset_class = AgentFilterSet
 
@@ -26,6 +26,6 @@ class AgentViewSet(CuratedViewSetMixin, ModelViewSet):
 class NKCellProductViewSet(CuratedViewSetMixin, ModelViewSet):
     """Adoptively transferred NK cell products, by slug: origin, donor, CD16, CAR targets."""
 
-    queryset = NKCellProduct.objects.prefetch_related("targets", "trials")
+    queryset = NKCellProduct.objects.prefetch_related("targets")
     serializer_class = NKCellProductSerializer
     filterset_class = NKCellProductFilterSet

@@ -8,13 +8,14 @@ from rest_framework import serializers
 from agents.api.serializers import (
     AgentBriefSerializer,
     NKCellProductBriefSerializer,
-    TrialLinkSerializer,
 )
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct
 from nkkb.api import (
     BriefSlugRelatedField,
     ComputedListSerializer,
+    FacetCountField,
+    FilteredListURLField,
     HTMLURLField,
     ModelCleanSerializer,
     ProvenanceSerializer,
@@ -24,19 +25,21 @@ from nkkb.api import (
 
 from ..choices import TherapyClass
 from ..compatibility import trial_warnings
+from ..filtersets import TrialFilterSet
 from ..models import Condition, Result, Trial, TrialAgent
 
 
 class ConditionSerializer(ModelCleanSerializer):
-    """A condition and the trials that enroll it."""
+    """A condition, how many trials enroll it and where to list them."""
 
     url = RecordURLField(view_name="api:condition-detail", lookup_field="slug")
     html_url = HTMLURLField()
-    trials = TrialLinkSerializer(many=True, read_only=True)
+    trial_count = FacetCountField(TrialFilterSet, "condition", help_text="Trials that enroll it.")
+    trials_url = FilteredListURLField("api:trial-list", "condition")
 
     class Meta:
         model = Condition
-        fields = ["url", "html_url", "slug", "name", "trials"]
+        fields = ["url", "html_url", "slug", "name", "trial_count", "trials_url"]
 
 
 class ConditionNameField(serializers.SlugRelatedField):

@@ -37,7 +37,7 @@ class TrialViewSet(CuratedViewSetMixin, ModelViewSet):
 class ConditionViewSet(CuratedViewSetMixin, ModelViewSet):
     """Diseases and tumor settings that trials enroll, by slug."""
 
-    queryset = Condition.objects.prefetch_related("trials")
+    queryset = Condition.objects.all()
     serializer_class = ConditionSerializer
     filterset_class = ConditionFilterSet
 
