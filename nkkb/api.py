@@ -26,7 +26,7 @@ from .caching import data_version
 from .facets import facet_count
 from .models import CuratedModel, ReviewSection
 from .record_urls import record_url
-from .tables import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .tables import DEFAULT_PAGE_SIZE, MAX_EXPORT_ROWS, MAX_PAGE_SIZE
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
@@ -205,6 +205,16 @@ class CuratedViewSetMixin:
 
     def paginate_queryset(self, queryset):
         if isinstance(self.request.accepted_renderer, CSVRenderer):
+            count = queryset.count()
+            if count > MAX_EXPORT_ROWS:
+                raise exceptions.ValidationError(
+                    {
+                        "format": [
+                            f"CSV holds up to {MAX_EXPORT_ROWS} rows and this selection has "
+                            f"{count}: narrow it with filters, or page through it as JSON."
+                        ]
+                    }
+                )
             return None
         return super().paginate_queryset(queryset)
 

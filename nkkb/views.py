@@ -16,6 +16,7 @@ from trials.services import knowledge_base_counts
 from .caching import data_version
 from .charts import stacked_bars
 from .facets import facet_count
+from .tables import MAX_EXPORT_ROWS
 
 
 class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
@@ -38,7 +39,16 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
         query = self.request.GET.copy()
         query[self.export_trigger_param] = "csv"
         context["export_query"] = query.urlencode()
+        context["max_export_rows"] = MAX_EXPORT_ROWS
         return context
+
+    def render_to_response(self, context, **kwargs):
+        """A selection too large to export gets its page back (400) saying so, not a file."""
+        export_requested = self.request.GET.get(self.export_trigger_param)
+        if export_requested and context["table"].paginator.count > MAX_EXPORT_ROWS:
+            context["export_refused"] = True
+            return super(ExportMixin, self).render_to_response(context, status=400, **kwargs)
+        return super().render_to_response(context, **kwargs)
 
 
 class HomeView(TemplateView):

@@ -254,6 +254,16 @@ def test_csv_export_holds_the_whole_filtered_selection(client):
     assert "<a" not in response.content.decode()
 
 
+def test_a_list_larger_than_the_export_limit_says_so_instead_of_exporting(client, monkeypatch):
+    monkeypatch.setattr("nkkb.views.MAX_EXPORT_ROWS", 57)
+    page = client.get("/trials/").content.decode()
+    assert "CSV exports hold up to 57 rows" in page and "Export CSV" not in page
+    response = client.get("/trials/?export=csv")
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    assert 'role="alert">CSV exports hold up to 57 rows' in response.content.decode()
+    assert client.get("/trials/?phase=2&export=csv")["Content-Type"].startswith("text/csv")
+
+
 @pytest.mark.parametrize(
     "url", [f"{page}?" for page in LIST_PAGES] + ["/trials/?therapy_class=cytokine&"]
 )
