@@ -53,3 +53,26 @@ def test_production_reads_its_database_and_hosts_from_the_environment():
         "['nkkb.example.org']",
         "django.db.backends.postgresql",
     ]
+
+
+def test_sqlite_connections_read_the_file_through_memory_mapping(tmp_path):
+    script = (
+        "import django; django.setup()\n"
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor:\n"
+        "    cursor.execute('PRAGMA mmap_size')\n"
+        "    print(cursor.fetchone()[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={
+            **os.environ,
+            "DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "nkkb.settings",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'nkkb.sqlite3'}",
+        },
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+    )
+    assert result.stdout.strip() == str(256 * 1024 * 1024), result.stderr
