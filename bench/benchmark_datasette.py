@@ -99,10 +99,12 @@ def _http_worker(port: int, path: str, deadline: float, results):
     results.put((latencies, first_bytes, errors))
 
 
-def _sql_worker(url: str, statements: list[str], deadline: float, results):
+def _sql_worker(url: str, setup: str | None, statements: list[str], deadline: float, results):
     connection = connect(url)
     latencies = []
     cursor = connection.cursor()
+    if setup:
+        cursor.execute(setup)  # as NKKB's connections start (its init_command)
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         for statement in statements:
@@ -240,8 +242,11 @@ def connect(url: str):
     return psycopg2.connect(url)
 
 
-def captured_statements(database_url: str, settings_module: str, path: str) -> list[str]:
-    """The SQL NKKB sends for `path`, parameters inlined, read from an in-process request."""
+def captured_statements(
+    database_url: str, settings_module: str, path: str
+) -> tuple[str | None, list[str]]:
+    """The statement NKKB starts each connection with, and the SQL it sends for `path`
+    (parameters inlined), read from an in-process request."""
     script = (
         "import django, json; django.setup()\n"
         "from django.db import connection\n"
@@ -251,7 +256,8 @@ def captured_statements(database_url: str, settings_module: str, path: str) -> l
         f"client.get({path!r})\n"
         "with CaptureQueriesContext(connection) as queries:\n"
         f"    assert client.get({path!r}).status_code == 200\n"
-        "print(json.dumps([q['sql'] for q in queries.captured_queries]))\n"
+        "setup = connection.settings_dict.get('OPTIONS', {}).get('init_command')\n"
+        "print(json.dumps([setup, [q['sql'] for q in queries.captured_queries]]))\n"
     )
     environment = nkkb_environment(database_url, settings_module)
     output = subprocess.run(
@@ -259,7 +265,8 @@ def captured_statements(database_url: str, settings_module: str, path: str) -> l
     )
     if output.returncode:
         raise SystemExit(output.stderr)
-    return json.loads(output.stdout.strip().splitlines()[-1])
+    setup, statements = json.loads(output.stdout.strip().splitlines()[-1])
+    return setup, statements
 
 
 def first_synthetic_trial(sqlite_path: Path) -> str:
@@ -307,9 +314,9 @@ def run(options) -> dict:
             finally:
                 stop(server)
         for case in cases:
-            statements = captured_statements(url, UNCACHED_SETTINGS, case.nkkb)
+            setup, statements = captured_statements(url, UNCACHED_SETTINGS, case.nkkb)
             report["rows"][case.name][f"{database}: raw SQL"] = {
-                **load(_sql_worker, (url, statements), **measure),
+                **load(_sql_worker, (url, setup, statements), **measure),
                 "statements": len(statements),
             }
 

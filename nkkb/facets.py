@@ -6,11 +6,11 @@ options are AND-ed (listed in the FilterSet's `conjoined_facets`) counts within 
 """
 
 import hashlib
-from collections import Counter
 
 import django_filters
 from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.core.cache import caches
+from django.db import connections
 from django.db.models import Count, F
 from django.db.models.constants import LOOKUP_SEP
 from django.http import QueryDict
@@ -74,43 +74,55 @@ def facet_count(filterset_class, name: str, filters: dict[str, list[str]], *, ve
 
 
 def facet_values(queryset, paths: tuple[str, ...]) -> dict[str, int]:
-    """Grouped counts in the database, one query per path (plus one for the overlap of two)."""
-    if len(paths) > 2:
-        raise ValueError("A facet counts through one or two paths.")
-    counts = Counter()
-    for path in paths:
-        counts.update(_grouped(queryset, path))
-    if len(paths) == 2:
-        # Results that reach a value by both paths were counted twice.
-        first, second = paths
-        counts.subtract(_grouped(queryset.filter(**{first: F(second)}), first))
-    return {value: count for value, count in counts.items() if count}
+    """{value: results} in one grouped query.
 
-
-def _grouped(queryset, path: str) -> dict:
-    """{value: results} for one path.
-
-    A path through a many-to-many relation is counted on its link table alone, without reading
-    the results' own table. Where each link gives one value (a trial links an agent once, so its
-    agents' slugs do not repeat) and where a result has one value (its own column), plain COUNT is
-    exact; COUNT(DISTINCT), which sorts what it counts, took ten to twenty times as long over
-    100,000 trials, and is kept for values that can repeat (two agents of one class).
+    A path through a many-to-many relation is read from its link table alone, without the
+    results' own table. Where each row gives a result one value (a trial links an agent once,
+    so its agents' slugs do not repeat; a trial has one phase) plain COUNT is exact;
+    COUNT(DISTINCT), which sorts what it counts, took ten to twenty times as long over 100,000
+    trials, and is kept for values that can repeat (two agents of one class) and for values
+    reached by several paths (a target through agents and through products), whose rows are
+    pooled first so that a result counts once per value.
     """
+    if queryset.query.is_empty():  # an invalid filter leaves nothing to count
+        return {}
+    if len(paths) == 1:
+        rows, value, result, one_value_per_row = _rows(queryset, paths[0])
+        count = Count("pk") if one_value_per_row else Count(result, distinct=True)
+        grouped = rows.values(value).annotate(count=count).order_by()
+        return {row[value]: row["count"] for row in grouped if row[value] is not None}
+    pairs = []
+    for path in paths:
+        rows, value, result, _ = _rows(queryset, path)
+        pairs.append(
+            rows.filter(**{f"{value}__isnull": False})
+            .order_by()
+            .values(facet_value=F(value), facet_result=F(result))
+        )
+    sql, params = pairs[0].union(*pairs[1:], all=True).query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        # Django groups no union, so the pooled rows are grouped in SQL of our own.
+        cursor.execute(
+            f"SELECT facet_value, COUNT(DISTINCT facet_result) FROM ({sql}) AS pairs "
+            "GROUP BY facet_value",
+            params,
+        )
+        return dict(cursor.fetchall())
+
+
+def _rows(queryset, path: str):
+    """(rows, the lookup of their value, the lookup of their result, whether a result has one
+    value per row): `queryset`'s link table for a path through a many-to-many relation, else
+    the results themselves."""
     name, _, rest = path.partition(LOOKUP_SEP)
     field = queryset.model._meta.get_field(name)
-    if field.many_to_many:
-        links = field.remote_field.through._default_manager.all()
-        if queryset.query.has_filters():
-            links = links.filter(**{f"{field.m2m_field_name()}__in": queryset.values("pk")})
-        value = LOOKUP_SEP.join(filter(None, (field.m2m_reverse_field_name(), rest)))
-        one_value_per_link = not rest or (
-            LOOKUP_SEP not in rest and field.related_model._meta.get_field(rest).unique
-        )
-        queryset, path = links, value
-        # COUNT(pk) when it can: the link's id is in the index of its foreign key, its other
-        # column is not.
-        count = Count("pk") if one_value_per_link else Count(field.m2m_field_name(), distinct=True)
-    else:
-        count = Count("pk", distinct=lookup_spawns_duplicates(queryset.model._meta, path))
-    rows = queryset.values(path).annotate(count=count).order_by()
-    return {row[path]: row["count"] for row in rows if row[path] is not None}
+    if not field.many_to_many:
+        return queryset, path, "pk", not lookup_spawns_duplicates(queryset.model._meta, path)
+    links = field.remote_field.through._default_manager.all()
+    if queryset.query.has_filters():
+        links = links.filter(**{f"{field.m2m_field_name()}__in": queryset.values("pk")})
+    value = LOOKUP_SEP.join(filter(None, (field.m2m_reverse_field_name(), rest)))
+    one_value_per_link = not rest or (
+        LOOKUP_SEP not in rest and field.related_model._meta.get_field(rest).unique
+    )
+    return links, value, field.m2m_field_name(), one_value_per_link
