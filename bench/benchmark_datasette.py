@@ -218,14 +218,19 @@ def stop(process: subprocess.Popen):
     process.wait(timeout=30)
 
 
-def worker_memory_mb(master_pid: int) -> list[float]:
-    """Resident memory of each gunicorn worker (the master's children)."""
+def worker_memory_mb(master_pid: int) -> list[dict[str, float]]:
+    """Resident memory of each gunicorn worker (the master's children): in all (VmRSS), its own
+    (RssAnon) and mapped files (RssFile: SQLite's memory-mapped database, the operating system's
+    file cache that every worker shares, and the program's libraries)."""
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     sizes = []
     for pid in children:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]) / 1024)
+        status = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        )
+        sizes.append(
+            {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile")}
+        )
     return sizes
 
 
@@ -360,7 +365,10 @@ def print_report(report: dict):
             print(f"  {label}: " + ", ".join(ratios))
     for key, value in report.items():
         if key.endswith("RSS MB"):
-            print(f"\n{key}: " + ", ".join(f"{size:.0f}" for size in value))
+            workers = "; ".join(
+                ", ".join(f"{name} {size:.0f}" for name, size in worker.items()) for worker in value
+            )
+            print(f"\n{key}: {workers}")
 
 
 def main():
