@@ -4,7 +4,6 @@ from nkkb.admin import (
     PROVENANCE_FIELDSET,
     RECORD_FIELDSET,
     CuratedAdmin,
-    filterset_list_filters,
     related_names,
 )
 
@@ -15,8 +14,7 @@ from .models import Agent, NKCellProduct, Target
 @admin.register(Target)
 class TargetAdmin(CuratedAdmin):
     list_display = ("name", "kind", "source_section", "last_updated")
-    list_filter = filterset_list_filters(TargetFilterSet)
-    search_fields = TargetFilterSet.search_fields
+    filterset_class = TargetFilterSet
     prepopulated_fields = {"slug": ("name",)}
     fieldsets = (
         (None, {"fields": ("name", "slug", "kind", "aliases", "description")}),
@@ -37,8 +35,7 @@ class AgentAdmin(CuratedAdmin):
         "last_updated",
     )
     list_prefetch_related = ("targets",)
-    list_filter = filterset_list_filters(AgentFilterSet)
-    search_fields = AgentFilterSet.search_fields
+    filterset_class = AgentFilterSet
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("targets",)
     fieldsets = (
@@ -75,8 +72,7 @@ class NKCellProductAdmin(CuratedAdmin):
         "last_updated",
     )
     list_prefetch_related = ("targets",)
-    list_filter = filterset_list_filters(NKCellProductFilterSet)
-    search_fields = NKCellProductFilterSet.search_fields
+    filterset_class = NKCellProductFilterSet
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ("targets",)
     fieldsets = (

@@ -1,7 +1,6 @@
 from django.db.models import Prefetch
 from django.views.generic import DetailView
 
-from nkkb.caching import data_version
 from nkkb.facets import facet_count
 from nkkb.views import FilteredTableView
 from trials.compatibility import class_suitability
@@ -27,8 +26,7 @@ def first_trials() -> Prefetch:
 
 def count_trials(records, facet: str) -> None:
     """Give each record its `trial_count`: the trial list's count for it (`?<facet>=<slug>`)."""
-    version, _ = data_version()
-    counts = facet_count(TrialFilterSet, facet, {}, version=version)
+    counts = facet_count(TrialFilterSet, facet, {})
     for record in records:
         record.trial_count = counts.get(record.slug, 0)
 

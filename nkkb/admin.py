@@ -136,6 +136,22 @@ class CuratedAdmin(SimpleHistoryAdmin):
     actions = [export_csv]
     list_per_page = 50
     list_prefetch_related: tuple[str, ...] = ()
+    # The model's public FilterSet: admin's list filters and search box are the pages' and the
+    # API's (for trials, the full-text index).
+    filterset_class = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.filterset_class is not None:
+            # Class attributes, not get_* methods: admin's checks (autocomplete needs
+            # search_fields) read them as they are.
+            cls.list_filter = filterset_list_filters(cls.filterset_class)
+            cls.search_fields = cls.filterset_class.search_fields
+
+    def get_search_results(self, request, queryset, search_term):
+        if self.filterset_class is None or not search_term.split():
+            return super().get_search_results(request, queryset, search_term)
+        return self.filterset_class.search_words(queryset, search_term.split()), False
 
     def get_readonly_fields(self, request, obj=None):
         return (*super().get_readonly_fields(request, obj), *self._record_fields())

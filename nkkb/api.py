@@ -22,7 +22,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, filters, pagination, renderers, serializers, status, views
 from rest_framework.settings import api_settings
 
-from .caching import data_version
 from .facets import facet_count
 from .models import CuratedModel, ReviewSection
 from .record_urls import record_url
@@ -262,8 +261,7 @@ class FacetCountField(serializers.ReadOnlyField):
 
     @cached_property
     def counts(self) -> dict[str, int]:
-        version, _ = data_version()
-        return facet_count(self.filterset_class, self.facet, {}, version=version)
+        return facet_count(self.filterset_class, self.facet, {})
 
     def to_representation(self, slug):
         return self.counts.get(slug, 0)

@@ -28,7 +28,7 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
     """{filter name: {option value: count}} for every filter named in `filterset.facet_paths`.
 
     `facet_paths` maps a filter name to the lookups that give a result's values for it; a
-    filter with two paths (a trial's targets come through agents and NK products) counts a
+    filter with several paths (a trial's targets come through agents and NK products) counts a
     result once per value whichever path it came by. A FilterSet method `count_<name>` replaces
     the paths where a value is derived rather than stored.
     """
@@ -53,9 +53,12 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
     }
 
 
-def facet_count(filterset_class, name: str, filters: dict[str, list[str]], *, version: str):
+def facet_count(
+    filterset_class, name: str, filters: dict[str, list[str]], *, version: str | None = None
+):
     """{option value: count} of facet `name` among the results that `filters` leave, kept in
-    the facets cache for data version `version`."""
+    the facets cache for the data version (`version`, when the caller has read it already)."""
+    version = version or data_version()[0]
     query = urlencode(sorted((key, sorted(values)) for key, values in filters.items()), doseq=True)
     key = ":".join(
         (filterset_class.__qualname__, name, version, hashlib.sha256(query.encode()).hexdigest())

@@ -310,3 +310,7 @@ def test_two_curators_editing_one_trial_do_not_lose_an_edit(client):
     assert response.status_code == 200 and STALE_EDIT_MESSAGE in response.content.decode()
     trial.refresh_from_db()
     assert (trial.enrollment, trial.status_note) == (10, None)
+
+
+def test_the_admin_passes_djangos_system_checks():
+    call_command("check", fail_level="ERROR")

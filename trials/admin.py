@@ -5,7 +5,6 @@ from nkkb.admin import (
     PROVENANCE_FIELDSET,
     RECORD_FIELDSET,
     CuratedAdmin,
-    filterset_list_filters,
     related_names,
 )
 
@@ -54,8 +53,7 @@ class TrialAdmin(CuratedAdmin):
         "nk_products",
         "conditions",
     )
-    list_filter = filterset_list_filters(TrialFilterSet)
-    search_fields = TrialFilterSet.search_fields
+    filterset_class = TrialFilterSet
     autocomplete_fields = ("conditions", "nk_products")
     inlines = (TrialAgentInline, ResultInline)
     fieldsets = (
@@ -83,10 +81,6 @@ class TrialAdmin(CuratedAdmin):
     def therapy_class(self, trial):
         return ", ".join(choice.label for choice in trial.therapy_class_choices)
 
-    def get_search_results(self, request, queryset, search_term):
-        """Admin's words, each searched as on the pages and in the API (the full-text index)."""
-        return TrialFilterSet.search_words(queryset, search_term.split()), False
-
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         if obj is not None and registry_trial_ids().filter(id=obj.pk).exists():
@@ -99,7 +93,7 @@ class TrialAdmin(CuratedAdmin):
 @admin.register(Condition)
 class ConditionAdmin(CuratedAdmin):
     list_display = ("name", "slug")
-    search_fields = ConditionFilterSet.search_fields
+    filterset_class = ConditionFilterSet
     prepopulated_fields = {"slug": ("name",)}
 
 

@@ -46,25 +46,20 @@ def postgres_indexes():
     ]
 
 
-def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for index in postgres_indexes():
-            schema_editor.add_index(apps.get_model("trials", "Trial"), index)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_CREATE:
-            schema_editor.execute(statement)
+def indexes(*, create: bool):
+    def operation(apps, schema_editor):
+        trial = apps.get_model("trials", "Trial")
+        if schema_editor.connection.vendor == "postgresql":
+            for index in postgres_indexes():
+                (schema_editor.add_index if create else schema_editor.remove_index)(trial, index)
+        elif schema_editor.connection.vendor == "sqlite":
+            for statement in SQLITE_CREATE if create else SQLITE_DROP:
+                schema_editor.execute(statement)
 
-
-def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        for index in postgres_indexes():
-            schema_editor.remove_index(apps.get_model("trials", "Trial"), index)
-    elif schema_editor.connection.vendor == "sqlite":
-        for statement in SQLITE_DROP:
-            schema_editor.execute(statement)
+    return operation
 
 
 class Migration(migrations.Migration):
     dependencies = [("trials", "0002_curators_group")]
 
-    operations = [migrations.RunPython(create, drop)]
+    operations = [migrations.RunPython(indexes(create=True), indexes(create=False))]
