@@ -99,12 +99,10 @@ def _http_worker(port: int, path: str, deadline: float, results):
     results.put((latencies, first_bytes, errors))
 
 
-def _sql_worker(url: str, setup: str | None, statements: list[str], deadline: float, results):
-    connection = connect(url)
+def _sql_worker(url: str, options: dict, statements: list[str], deadline: float, results):
+    connection = connect(url, options)
     latencies = []
     cursor = connection.cursor()
-    if setup:
-        cursor.execute(setup)  # as NKKB's connections start (its init_command)
     while time.perf_counter() < deadline:
         started = time.perf_counter()
         for statement in statements:
@@ -220,16 +218,20 @@ def stop(process: subprocess.Popen):
 
 def worker_memory_mb(master_pid: int) -> list[dict[str, float]]:
     """Resident memory of each gunicorn worker (the master's children): in all (VmRSS), its own
-    (RssAnon) and mapped files (RssFile: SQLite's memory-mapped database, the operating system's
-    file cache that every worker shares, and the program's libraries)."""
+    (RssAnon), mapped files (RssFile: SQLite's memory-mapped database, the operating system's
+    file cache that every worker shares, and the program's libraries), and its proportional
+    share (Pss: each shared page divided by the number of processes that map it)."""
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     sizes = []
     for pid in children:
-        status = dict(
-            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-        )
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]  # after its header
+        fields = dict(line.split(":", 1) for line in status + rollup)
         sizes.append(
-            {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile")}
+            {
+                key: int(fields[key].split()[0]) / 1024
+                for key in ("VmRSS", "RssAnon", "RssFile", "Pss")
+            }
         )
     return sizes
 
@@ -237,21 +239,25 @@ def worker_memory_mb(master_pid: int) -> list[dict[str, float]]:
 # Raw SQL
 
 
-def connect(url: str):
+def connect(url: str, options: dict):
+    """A connection started as NKKB starts its own (`options`: its database OPTIONS)."""
     if url.startswith("sqlite:"):
         import sqlite3
 
-        return sqlite3.connect(urllib.parse.urlparse(url).path)
+        connection = sqlite3.connect(urllib.parse.urlparse(url).path)
+        if "init_command" in options:
+            connection.execute(options["init_command"])
+        return connection
     import psycopg2
 
-    return psycopg2.connect(url)
+    return psycopg2.connect(url, **options)
 
 
 def captured_statements(
     database_url: str, settings_module: str, path: str
-) -> tuple[str | None, list[str]]:
-    """The statement NKKB starts each connection with, and the SQL it sends for `path`
-    (parameters inlined), read from an in-process request."""
+) -> tuple[dict, list[str]]:
+    """NKKB's database connection options, and the SQL it sends for `path` (parameters
+    inlined), read from an in-process request."""
     script = (
         "import django, json; django.setup()\n"
         "from django.db import connection\n"
@@ -261,8 +267,8 @@ def captured_statements(
         f"client.get({path!r})\n"
         "with CaptureQueriesContext(connection) as queries:\n"
         f"    assert client.get({path!r}).status_code == 200\n"
-        "setup = connection.settings_dict.get('OPTIONS', {}).get('init_command')\n"
-        "print(json.dumps([setup, [q['sql'] for q in queries.captured_queries]]))\n"
+        "options = connection.settings_dict['OPTIONS']\n"
+        "print(json.dumps([options, [q['sql'] for q in queries.captured_queries]]))\n"
     )
     environment = nkkb_environment(database_url, settings_module)
     output = subprocess.run(
@@ -270,8 +276,8 @@ def captured_statements(
     )
     if output.returncode:
         raise SystemExit(output.stderr)
-    setup, statements = json.loads(output.stdout.strip().splitlines()[-1])
-    return setup, statements
+    options, statements = json.loads(output.stdout.strip().splitlines()[-1])
+    return options, statements
 
 
 def first_synthetic_trial(sqlite_path: Path) -> str:
@@ -319,9 +325,9 @@ def run(options) -> dict:
             finally:
                 stop(server)
         for case in cases:
-            setup, statements = captured_statements(url, UNCACHED_SETTINGS, case.nkkb)
+            options, statements = captured_statements(url, UNCACHED_SETTINGS, case.nkkb)
             report["rows"][case.name][f"{database}: raw SQL"] = {
-                **load(_sql_worker, (url, setup, statements), **measure),
+                **load(_sql_worker, (url, options, statements), **measure),
                 "statements": len(statements),
             }
 

@@ -4,21 +4,24 @@ import os
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
+from django.db import connection
 
 SHOW_SETTINGS = (
     "import nkkb.settings as s; print(s.DEBUG, s.ALLOWED_HOSTS, s.DATABASES['default']['ENGINE'])"
 )
+SHOW_DATABASE_OPTIONS = "import nkkb.settings as s; print(s.DATABASES['default']['OPTIONS'])"
 
 
-def import_settings(**env):
+def import_settings(script=SHOW_SETTINGS, **env):
     clean = {
         k: v
         for k, v in os.environ.items()
         if k not in {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"}
     }
     return subprocess.run(
-        [sys.executable, "-c", SHOW_SETTINGS],
+        [sys.executable, "-c", script],
         env={**clean, **env},
         cwd=settings.BASE_DIR,
         capture_output=True,
@@ -76,3 +79,25 @@ def test_sqlite_connections_read_the_file_through_memory_mapping(tmp_path):
         text=True,
     )
     assert result.stdout.strip() == str(256 * 1024 * 1024), result.stderr
+
+
+def test_postgresql_connections_run_queries_without_parallel_workers():
+    production = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "nkkb.example.org"}
+    default = import_settings(
+        SHOW_DATABASE_OPTIONS, DATABASE_URL="postgres://u:p@db.example:5432/nkkb", **production
+    )
+    assert default.stdout.strip() == "{'options': '-c max_parallel_workers_per_gather=0'}"
+    chosen = import_settings(
+        SHOW_DATABASE_OPTIONS,
+        DATABASE_URL="postgres://u:p@db.example:5432/nkkb?options=-c%20work_mem%3D64MB",
+        **production,
+    )
+    assert chosen.stdout.strip() == "{'options': '-c work_mem=64MB'}"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+@pytest.mark.django_db
+def test_postgresql_server_applies_the_connection_options():
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone() == ("0",)
