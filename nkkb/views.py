@@ -13,9 +13,8 @@ from trials.filtersets import TrialFilterSet
 from trials.models import Trial
 from trials.services import knowledge_base_counts
 
-from .caching import data_version
 from .charts import stacked_bars
-from .facets import facet_count
+from .facets import count_facets
 from .tables import MAX_EXPORT_ROWS
 
 
@@ -86,12 +85,13 @@ NOT_STATED = "not-stated"
 def trials_by_therapy_class_and_phase() -> Counter:
     """{(therapy class, phase or NOT_STATED): trials}: the trial list's phase facet for each
     class, and its class facet for the trials whose phase is not stated."""
-    version, _ = data_version()
-    totals = facet_count(TrialFilterSet, "therapy_class", {}, version=version)
+    classes = TherapyClass.values
+    totals, *phases_by_class = count_facets(
+        TrialFilterSet,
+        [("therapy_class", {})] + [("phase", {"therapy_class": [c]}) for c in classes],
+    )
     counts = Counter()
-    for therapy_class in TherapyClass.values:
-        filters = {"therapy_class": [therapy_class]}
-        phases = facet_count(TrialFilterSet, "phase", filters, version=version)
+    for therapy_class, phases in zip(classes, phases_by_class, strict=True):
         counts.update({(therapy_class, phase): trials for phase, trials in phases.items()})
         counts[(therapy_class, NOT_STATED)] = totals.get(therapy_class, 0) - sum(phases.values())
     return +counts

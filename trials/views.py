@@ -8,8 +8,7 @@ from django.views.generic import DetailView, TemplateView
 
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.caching import data_version
-from nkkb.facets import facet_count, facet_counts
+from nkkb.facets import count_facets, facet_counts
 from nkkb.views import FilteredTableView
 
 from .choices import TherapyClass
@@ -102,14 +101,14 @@ class LandscapeView(TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        version, _ = data_version()
-
-        def counts(facet, therapy_class):
-            filters = {"therapy_class": [therapy_class]}
-            return facet_count(TrialFilterSet, facet, filters, version=version)
-
-        class_target = {c: counts("target", c) for c in TherapyClass.values}
-        product_class = {c: counts("nk_product", c) for c in AgentClass.values}
+        requests = [("target", c) for c in TherapyClass.values]
+        requests += [("nk_product", c) for c in AgentClass.values]
+        counts = count_facets(
+            TrialFilterSet, [(facet, {"therapy_class": [c]}) for facet, c in requests]
+        )
+        class_target, product_class = {}, {}
+        for (facet, therapy_class), option_counts in zip(requests, counts, strict=True):
+            (class_target if facet == "target" else product_class)[therapy_class] = option_counts
         counted_targets = set().union(*class_target.values())
         counted_products = set().union(*product_class.values())
         targets = [t for t in Target.objects.all() if t.slug in counted_targets]
