@@ -325,9 +325,9 @@ def run(options) -> dict:
             finally:
                 stop(server)
         for case in cases:
-            options, statements = captured_statements(url, UNCACHED_SETTINGS, case.nkkb)
+            connection_options, statements = captured_statements(url, UNCACHED_SETTINGS, case.nkkb)
             report["rows"][case.name][f"{database}: raw SQL"] = {
-                **load(_sql_worker, (url, options, statements), **measure),
+                **load(_sql_worker, (url, connection_options, statements), **measure),
                 "statements": len(statements),
             }
 
