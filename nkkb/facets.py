@@ -143,8 +143,8 @@ def _count_together(filterset_class, names: list[str], filters: dict[str, list[s
 
 @dataclass(frozen=True)
 class Selection:
-    """The results a facet counts among: a queryset (unordered), and their ids as the right side of `__in`
-    (None where the selection is every result)."""
+    """The results a facet counts among: a queryset (unordered), and their ids as the right
+    side of `__in` (None where the selection is every result)."""
 
     results: QuerySet
     ids: QuerySet | RawSQL | None
