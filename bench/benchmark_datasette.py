@@ -53,6 +53,13 @@ class Scenario:
     datasette: str | None
 
 
+# What Datasette's row of trials_trial holds, as NKKB's fields: the trial's own columns and its
+# provenance, without the agents, products, conditions, results and warnings of NKKB's default.
+TRIAL_COLUMNS = (
+    "nct_id,title,phase,status,status_note,start_year,enrollment,provenance,last_updated,version"
+)
+
+
 def scenarios(database: str, nct_id: str) -> list[Scenario]:
     table = f"/{database}/trials_trial.json"
     # Datasette's fastest table page: the count, but no facets and no facet suggestions.
@@ -61,6 +68,11 @@ def scenarios(database: str, nct_id: str) -> list[Scenario]:
         Scenario(
             "list: therapy_class=engager, 50 rows, JSON",
             "/api/v1/trials/?therapy_class=engager&page_size=50",
+            f"{table}?_where={urllib.parse.quote(ENGAGER_TRIALS)}&_sort=nct_id&_size=50&{lean}",
+        ),
+        Scenario(
+            "list of the trials' own columns: therapy_class=engager, 50 rows, JSON",
+            f"/api/v1/trials/?therapy_class=engager&page_size=50&fields={TRIAL_COLUMNS}",
             f"{table}?_where={urllib.parse.quote(ENGAGER_TRIALS)}&_sort=nct_id&_size=50&{lean}",
         ),
         Scenario(

@@ -71,6 +71,57 @@ class SearchFilter(filters.SearchFilter):
         return view.filterset_class.search_words(queryset, terms) if terms else queryset
 
 
+class SparseFieldsFilter(filters.BaseFilterBackend):
+    """`fields` and `omit`: the fields of each record to return, or to leave out, comma-
+    separated (drf-flex-fields trims the representation). Names that the representation does
+    not have are a 400; relations that no returned field reads are not fetched (the
+    serializer's `Meta.field_relations`, the queryset's `with_related`)."""
+
+    parameters = {
+        "fields": "Return only these fields of each record, e.g. `nct_id,title,phase`.",
+        "omit": "Leave these fields out of each record, e.g. `results,provenance`.",
+    }
+
+    def filter_queryset(self, request, queryset, view):
+        serializer_class = view.get_serializer_class()
+        names = list(serializer_class().fields)
+        kept = set(names)
+        for parameter in self.parameters:
+            values = request.query_params.getlist(parameter)
+            asked = [name for value in values for name in value.split(",")]
+            unknown = sorted(set(asked) - set(names) - {""})
+            if unknown:
+                raise exceptions.ValidationError(
+                    {
+                        parameter: [
+                            f"Unknown field: {', '.join(unknown)}. Fields: {', '.join(names)}."
+                        ]
+                    }
+                )
+            if asked and parameter == "fields":
+                kept &= set(asked)
+            elif asked:
+                kept -= set(asked)
+        view.returned_fields = kept  # for the CSV columns
+        relations = serializer_class.Meta.field_relations
+        return queryset.prefetch_related(None).with_related(
+            {relation for name in kept for relation in relations.get(name, ())}
+        )
+
+    def get_schema_operation_parameters(self, view):
+        names = ", ".join(view.get_serializer_class()().fields)
+        return [
+            {
+                "name": parameter,
+                "required": False,
+                "in": "query",
+                "description": f"{description} Fields: {names}.",
+                "schema": {"type": "string"},
+            }
+            for parameter, description in self.parameters.items()
+        ]
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "Other records still refer to this one."
@@ -127,8 +178,13 @@ class CSVRenderer(renderers.BaseRenderer):
     separators = ("; ", ", ")
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        serializer = renderer_context["view"].get_serializer()
-        columns = csv_columns(serializer)
+        view = renderer_context["view"]
+        returned = getattr(view, "returned_fields", None)  # SparseFieldsFilter's `fields`, `omit`
+        columns = [
+            column
+            for column in csv_columns(view.get_serializer())
+            if returned is None or column.split(".")[0] in returned
+        ]
         rows = data if isinstance(data, list) else [data]
         output = io.StringIO()
         writer = csv.writer(output)

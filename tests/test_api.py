@@ -232,6 +232,8 @@ def test_pages_follow_each_other_and_the_page_size_is_capped(api):
         (f"{V1}/compatibility/?agent=rituximab", 400, "product", "required"),
         (f"{V1}/no-such-endpoint/", 404, "detail", "no endpoint at /api/v1/no-such-endpoint/"),
         (f"{V1}/nk-products/?search=CD16%00", 400, "search", "Null characters are not allowed"),
+        (f"{V1}/trials/?fields=nct_id,bogus", 400, "fields", "Unknown field: bogus. Fields: url"),
+        (f"{V1}/trials/NCT04074746/?omit=agents.name", 400, "omit", "Unknown field: agents.name"),
     ],
 )
 def test_bad_requests_get_a_json_message_not_a_server_error(api, url, status, field, message):
@@ -362,6 +364,8 @@ def test_a_csv_larger_than_the_export_limit_is_refused_with_a_message(api, monke
 LIST_QUERIES = [
     ("trials/?", 9),
     ("trials/?therapy_class=cytokine&agent=il-15&", 10),
+    ("trials/?fields=nct_id,title,phase&", 3),
+    ("trials/?omit=agents,nk_products,therapy_classes,compatibility_warnings&", 5),
     ("agents/?", 6),
     ("nk-products/?", 6),
     ("targets/?", 7),
@@ -381,6 +385,31 @@ def test_every_list_runs_a_constant_number_of_queries(api, django_assert_num_que
 def test_csv_runs_a_constant_number_of_queries_too(api, django_assert_num_queries, url, queries):
     with django_assert_num_queries(queries):  # the count checks the export limit; no page
         assert api.get(f"{V1}/{url}format=csv").status_code == 200
+
+
+def test_fields_and_omit_return_what_is_named_and_fetch_only_what_it_reads(api):
+    with CaptureQueriesContext(connection) as queries:
+        records = api.get(f"{V1}/trials/?fields=nct_id,phase&phase=2").json()["results"]
+    assert records and all(set(record) == {"nct_id", "phase"} for record in records)
+    prefetches = [q["sql"] for q in queries.captured_queries if '"trial_id" IN (' in q["sql"]]
+    assert prefetches == []  # no relation is read for fields that need none
+    full = api.get(f"{V1}/trials/NCT04074746/").json()
+    trial = api.get(f"{V1}/trials/NCT04074746/?fields=nct_id,therapy_classes").json()
+    assert trial == {"nct_id": "NCT04074746", "therapy_classes": full["therapy_classes"]}
+    assert trial["therapy_classes"] == ["engager", "nk-cell-product"]
+    lean = api.get(f"{V1}/trials/NCT04074746/?omit=results,provenance").json()
+    assert lean == {k: v for k, v in full.items() if k not in {"results", "provenance"}}
+    both = api.get(f"{V1}/trials/NCT04074746/?fields=nct_id,phase&omit=phase").json()
+    assert both == {"nct_id": "NCT04074746"}
+    rows = csv_rows(api.get(f"{V1}/trials/?format=csv&phase=2&fields=nct_id,title"))
+    assert len(rows) == 5 and all(list(row) == ["nct_id", "title"] for row in rows)
+
+
+def test_the_schema_names_the_fields_a_trial_request_may_select(api):
+    schema = api.get("/api/schema/?format=json").json()
+    parameters = {p["name"]: p for p in schema["paths"][f"{V1}/trials/"]["get"]["parameters"]}
+    for name in ("fields", "omit"):
+        assert "nct_id, title, phase" in parameters[name]["description"]
 
 
 def test_the_schema_validates_without_warnings(tmp_path):

@@ -56,20 +56,24 @@ def therapy_class_condition(therapy_classes) -> models.Q:
 
 
 class TrialQuerySet(models.QuerySet):
-    def with_related(self):
-        """Everything a trial's page or representation shows, in a fixed number of queries."""
-        return self.prefetch_related(
-            "conditions",
-            models.Prefetch(
+    def with_related(self, relations=("conditions", "trial_agents", "nk_products", "results")):
+        """Everything a trial's page or representation shows (or its `relations` only), in a
+        fixed number of queries."""
+        prefetches = {
+            "conditions": "conditions",
+            "trial_agents": models.Prefetch(
                 "trial_agents",
                 queryset=TrialAgent.objects.select_related("agent").prefetch_related(
                     "agent__targets"
                 ),
             ),
-            models.Prefetch(
+            "nk_products": models.Prefetch(
                 "nk_products", queryset=NKCellProduct.objects.prefetch_related("targets")
             ),
-            "results",
+            "results": "results",
+        }
+        return self.prefetch_related(
+            *(prefetches[name] for name in prefetches if name in relations)
         )
 
 

@@ -3,6 +3,7 @@
 from collections import Counter
 
 from django.db import transaction
+from rest_flex_fields.serializers import FlexFieldsSerializerMixin
 from rest_framework import serializers
 
 from agents.api.serializers import (
@@ -100,7 +101,7 @@ class CompatibilityWarningSerializer(serializers.Serializer):
     references = serializers.ListField(child=serializers.IntegerField())
 
 
-class TrialSerializer(ModelCleanSerializer):
+class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
     """A trial: what it tests, in whom, its results, warnings, and where the review says so."""
 
     url = RecordURLField(view_name="api:trial-detail", lookup_field="nct_id")
@@ -155,6 +156,15 @@ class TrialSerializer(ModelCleanSerializer):
             "last_updated",
             "version",
         ]
+        # The relations (TrialQuerySet.with_related) each field reads, for `fields`/`omit`.
+        field_relations = {
+            "conditions": ("conditions",),
+            "therapy_classes": ("trial_agents", "nk_products"),
+            "agents": ("trial_agents",),
+            "nk_products": ("nk_products",),
+            "results": ("results",),
+            "compatibility_warnings": ("trial_agents", "nk_products"),
+        }
 
     def validate_agents(self, links):
         repeated = [
