@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.facets import clear_facet_indexes
 from nkkb.review import Review
 from trials.models import Condition, Trial
 from trials.services import seed_load
@@ -24,6 +25,7 @@ def fresh_caches():
     """Each test starts without the rate-limit counts, responses or facet counts of another."""
     for alias in settings.CACHES:
         caches[alias].clear()
+    clear_facet_indexes()
 
 
 @pytest.fixture(autouse=True)
@@ -50,12 +52,13 @@ def empty_knowledge_base(db):
 @pytest.fixture
 def list_queries_by_page_size(client):
     """The SQL queries a list URL (ending in `?` or `&`) runs at page sizes 10 and 100, each
-    with facet counts computed afresh, as on a first visit."""
+    with facet counts computed afresh, as on the first visit after a write."""
 
     def count(url: str) -> list[int]:
         counts = []
         for page_size in (10, 100):
             caches["facets"].clear()
+            clear_facet_indexes()
             with CaptureQueriesContext(connection) as queries:
                 assert client.get(f"{url}page_size={page_size}").status_code == 200
             counts.append(len(queries))

@@ -3,7 +3,7 @@ from django.db.models import CharField, F, Q, Value
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.facets import Selection, facet_rows
+from nkkb.facets import facet_rows
 from nkkb.filtersets import (
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
@@ -122,16 +122,15 @@ class TrialFilterSet(SearchFilterSet):
             queryset = queryset.filter(therapy_class_condition([value]))
         return queryset
 
-    def facet_rows_therapy_class(self, selection: Selection):
+    def facet_rows_therapy_class(self, trials):
         """The classes of a trial's agents, and the NK cell product class for a trial with one."""
-        rows, _ = facet_rows(selection, self.facet_paths["therapy_class"])
-        with_products = selection.results.filter(
+        with_products = trials.filter(
             therapy_class_condition([TherapyClass.NK_CELL_PRODUCT])
         ).values(
             facet_value=Value(TherapyClass.NK_CELL_PRODUCT.value, output_field=CharField()),
             facet_result=F("pk"),
         )
-        return [*rows, with_products], True
+        return [*facet_rows(trials, self.facet_paths["therapy_class"]), with_products]
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""
