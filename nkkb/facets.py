@@ -27,8 +27,8 @@ from pyroaring import BitMap64
 from .caching import data_version
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
-# pages, orderings, page sizes, options of the same facet), and at 100,000 trials one facet
-# takes 0.01 to 0.3 s to count.
+# pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
+# the selection (25 ms for the 17,310 engager trials of 100,000).
 FACET_CACHE = "facets"
 
 
