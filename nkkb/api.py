@@ -19,7 +19,16 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, get_lib_doc_excludes
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import exceptions, filters, pagination, renderers, serializers, status, views
+from rest_framework import (
+    exceptions,
+    filters,
+    pagination,
+    permissions,
+    renderers,
+    serializers,
+    status,
+    views,
+)
 from rest_framework.settings import api_settings
 
 from .facets import facet_count
@@ -71,45 +80,54 @@ class SearchFilter(filters.SearchFilter):
         return view.filterset_class.search_words(queryset, terms) if terms else queryset
 
 
-class SparseFieldsFilter(filters.BaseFilterBackend):
-    """`fields` and `omit`: the fields of each record to return, or to leave out, comma-
-    separated (drf-flex-fields trims the representation). Names that the representation does
-    not have are a 400; relations that no returned field reads are not fetched (the
-    serializer's `Meta.field_relations`, the queryset's `with_related`)."""
+SPARSE_FIELDS = {
+    "fields": "Return only these fields of each record, e.g. `nct_id,title,phase`.",
+    "omit": "Leave these fields out of each record, e.g. `results,provenance`.",
+}
 
-    parameters = {
-        "fields": "Return only these fields of each record, e.g. `nct_id,title,phase`.",
-        "omit": "Leave these fields out of each record, e.g. `results,provenance`.",
-    }
+
+def selected_fields(request, serializer_class) -> list[str] | None:
+    """The fields `fields` and `omit` leave, in the representation's order (None when neither
+    is given); a name the representation does not have, or no field left, is a 400."""
+    names = serializer_class.Meta.fields
+    kept = set(names)
+    for parameter in SPARSE_FIELDS:
+        asked = {
+            name
+            for value in request.query_params.getlist(parameter)
+            for name in value.split(",")
+            if name
+        }
+        unknown = sorted(asked - set(names))
+        if unknown:
+            raise exceptions.ValidationError(
+                {parameter: [f"Unknown field: {', '.join(unknown)}. Fields: {', '.join(names)}."]}
+            )
+        if asked:
+            kept = kept & asked if parameter == "fields" else kept - asked
+    if kept == set(names):
+        return None
+    if not kept:
+        raise exceptions.ValidationError({"fields": ["Name at least one field to return."]})
+    return [name for name in names if name in kept]
+
+
+class SparseFieldsFilter(filters.BaseFilterBackend):
+    """Reads only the relations that the fields `fields` and `omit` leave need (the
+    serializer's `Meta.field_relations`, the queryset's `with_related`)."""
 
     def filter_queryset(self, request, queryset, view):
         serializer_class = view.get_serializer_class()
-        names = list(serializer_class().fields)
-        kept = set(names)
-        for parameter in self.parameters:
-            values = request.query_params.getlist(parameter)
-            asked = [name for value in values for name in value.split(",")]
-            unknown = sorted(set(asked) - set(names) - {""})
-            if unknown:
-                raise exceptions.ValidationError(
-                    {
-                        parameter: [
-                            f"Unknown field: {', '.join(unknown)}. Fields: {', '.join(names)}."
-                        ]
-                    }
-                )
-            if asked and parameter == "fields":
-                kept &= set(asked)
-            elif asked:
-                kept -= set(asked)
-        view.returned_fields = kept  # for the CSV columns
+        selected = selected_fields(request, serializer_class)
+        if selected is None:
+            return queryset
         relations = serializer_class.Meta.field_relations
         return queryset.prefetch_related(None).with_related(
-            {relation for name in kept for relation in relations.get(name, ())}
+            {relation for name in selected for relation in relations.get(name, ())}
         )
 
     def get_schema_operation_parameters(self, view):
-        names = ", ".join(view.get_serializer_class()().fields)
+        names = ", ".join(view.get_serializer_class().Meta.fields)
         return [
             {
                 "name": parameter,
@@ -118,8 +136,23 @@ class SparseFieldsFilter(filters.BaseFilterBackend):
                 "description": f"{description} Fields: {names}.",
                 "schema": {"type": "string"},
             }
-            for parameter, description in self.parameters.items()
+            for parameter, description in SPARSE_FIELDS.items()
         ]
+
+
+class SparseFieldsMixin:
+    """A ViewSet whose reads return the fields that `fields` and `omit` select, JSON and CSV
+    alike: its serializer (drf-flex-fields) is given them, so that drf-flex-fields reads no
+    query parameter of its own, and its queryset reads only what they need."""
+
+    filter_backends = [*api_settings.DEFAULT_FILTER_BACKENDS, SparseFieldsFilter]
+
+    def get_serializer(self, *args, **kwargs):
+        if self.request is not None and self.request.method in permissions.SAFE_METHODS:
+            selected = selected_fields(self.request, self.get_serializer_class())
+            if selected is not None:
+                kwargs["fields"] = selected
+        return super().get_serializer(*args, **kwargs)
 
 
 class Conflict(exceptions.APIException):
@@ -178,13 +211,7 @@ class CSVRenderer(renderers.BaseRenderer):
     separators = ("; ", ", ")
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        view = renderer_context["view"]
-        returned = getattr(view, "returned_fields", None)  # SparseFieldsFilter's `fields`, `omit`
-        columns = [
-            column
-            for column in csv_columns(view.get_serializer())
-            if returned is None or column.split(".")[0] in returned
-        ]
+        columns = csv_columns(renderer_context["view"].get_serializer())
         rows = data if isinstance(data, list) else [data]
         output = io.StringIO()
         writer = csv.writer(output)

@@ -153,23 +153,23 @@ def _read_index(filterset_class, name: str) -> dict[str, BitMap64]:
     return {value: BitMap64(values) for value, values in ids.items()}
 
 
-def facet_rows(results: QuerySet, paths: tuple[str, ...]) -> list[QuerySet]:
-    """Querysets of (facet_value, facet_result) rows of `results`, one per path; a result
-    counts once per value whichever path, and whichever of its rows, gives it.
+def facet_rows(all_results: QuerySet, paths: tuple[str, ...]) -> list[QuerySet]:
+    """Querysets of (facet_value, facet_result) rows of every result, one per path, for the
+    index; a result counts once per value whichever path, and whichever of its rows, gives it.
 
     A path through a many-to-many relation is read from its link table alone, without the
-    results' own table.
+    results' own table (so `all_results` must be unfiltered).
     """
     rows = []
     for path in paths:
         name, _, rest = path.partition(LOOKUP_SEP)
-        field = results.model._meta.get_field(name)
+        field = all_results.model._meta.get_field(name)
         if field.many_to_many:
             links = field.remote_field.through._default_manager.order_by()
             value = LOOKUP_SEP.join(filter(None, (field.m2m_reverse_field_name(), rest)))
             result = field.m2m_field_name()
         else:
-            links, value, result = results, path, "pk"
+            links, value, result = all_results, path, "pk"
         rows.append(
             links.filter(**{f"{value}__isnull": False}).values(
                 facet_value=F(value), facet_result=F(result)

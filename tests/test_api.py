@@ -235,6 +235,7 @@ def test_pages_follow_each_other_and_the_page_size_is_capped(api):
         (f"{V1}/nk-products/?search=CD16%00", 400, "search", "Null characters are not allowed"),
         (f"{V1}/trials/?fields=nct_id,bogus", 400, "fields", "Unknown field: bogus. Fields: url"),
         (f"{V1}/trials/NCT04074746/?omit=agents.name", 400, "omit", "Unknown field: agents.name"),
+        (f"{V1}/trials/?fields=phase&omit=phase", 400, "fields", "Name at least one field"),
     ],
 )
 def test_bad_requests_get_a_json_message_not_a_server_error(api, url, status, field, message):
@@ -404,6 +405,8 @@ def test_fields_and_omit_return_what_is_named_and_fetch_only_what_it_reads(api):
     assert lean == {k: v for k, v in full.items() if k not in {"results", "provenance"}}
     both = api.get(f"{V1}/trials/NCT04074746/?fields=nct_id,phase&omit=phase").json()
     assert both == {"nct_id": "NCT04074746"}
+    repeated = api.get(f"{V1}/trials/NCT04074746/?fields=nct_id,title&fields=phase").json()
+    assert list(repeated) == ["nct_id", "title", "phase"]
     rows = csv_rows(api.get(f"{V1}/trials/?format=csv&phase=2&fields=nct_id,title"))
     assert len(rows) == 5 and all(list(row) == ["nct_id", "title"] for row in rows)
 

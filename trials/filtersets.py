@@ -122,15 +122,15 @@ class TrialFilterSet(SearchFilterSet):
             queryset = queryset.filter(therapy_class_condition([value]))
         return queryset
 
-    def facet_rows_therapy_class(self, trials):
+    def facet_rows_therapy_class(self, all_trials):
         """The classes of a trial's agents, and the NK cell product class for a trial with one."""
-        with_products = trials.filter(
+        with_products = all_trials.filter(
             therapy_class_condition([TherapyClass.NK_CELL_PRODUCT])
         ).values(
             facet_value=Value(TherapyClass.NK_CELL_PRODUCT.value, output_field=CharField()),
             facet_result=F("pk"),
         )
-        return [*facet_rows(trials, self.facet_paths["therapy_class"]), with_products]
+        return [*facet_rows(all_trials, self.facet_paths["therapy_class"]), with_products]
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""

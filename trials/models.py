@@ -56,9 +56,9 @@ def therapy_class_condition(therapy_classes) -> models.Q:
 
 
 class TrialQuerySet(models.QuerySet):
-    def with_related(self, relations=("conditions", "trial_agents", "nk_products", "results")):
-        """Everything a trial's page or representation shows (or its `relations` only), in a
-        fixed number of queries."""
+    def with_related(self, relations=None):
+        """Everything a trial's page or representation shows (or the `relations` named only:
+        conditions, trial_agents, nk_products, results), in a fixed number of queries."""
         prefetches = {
             "conditions": "conditions",
             "trial_agents": models.Prefetch(
@@ -72,9 +72,9 @@ class TrialQuerySet(models.QuerySet):
             ),
             "results": "results",
         }
-        return self.prefetch_related(
-            *(prefetches[name] for name in prefetches if name in relations)
-        )
+        if relations is not None:
+            prefetches = {name: p for name, p in prefetches.items() if name in relations}
+        return self.prefetch_related(*prefetches.values())
 
 
 class Trial(CuratedModel):

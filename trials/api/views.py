@@ -3,11 +3,10 @@ import re
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.viewsets import ModelViewSet
 
-from nkkb.api import CuratedViewSetMixin, SparseFieldsFilter
+from nkkb.api import CuratedViewSetMixin, SparseFieldsMixin
 
 from ..compatibility import pair_warnings
 from ..filtersets import ConditionFilterSet, TrialFilterSet
@@ -20,13 +19,12 @@ from .serializers import (
 )
 
 
-class TrialViewSet(CuratedViewSetMixin, ModelViewSet):
+class TrialViewSet(SparseFieldsMixin, CuratedViewSetMixin, ModelViewSet):
     """Clinical trials, by NCT number (a malformed one is a 404 that says so)."""
 
     queryset = Trial.objects.with_related()
     serializer_class = TrialSerializer
     filterset_class = TrialFilterSet
-    filter_backends = [*api_settings.DEFAULT_FILTER_BACKENDS, SparseFieldsFilter]
     lookup_field = "nct_id"
 
     def get_object(self):
