@@ -33,6 +33,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 # Refresh the vendored front-end assets from npm (package.json pins their versions).
 vendor:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from nkkb.admin import (
+from nkkb.core.admin import (
     PROVENANCE_FIELDSET,
     RECORD_FIELDSET,
     CuratedAdmin,

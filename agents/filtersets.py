@@ -1,6 +1,6 @@
 import django_filters
 
-from nkkb.filtersets import (
+from nkkb.core.filtersets import (
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
     SearchFilterSet,

@@ -1,8 +1,13 @@
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from nkkb.models import BoundedTextField, CuratedModel, choices_constraint, validate_string_list
-from nkkb.record_urls import record_url
+from nkkb.core.links import record_url
+from nkkb.core.models import (
+    BoundedTextField,
+    CuratedModel,
+    choices_constraint,
+    validate_string_list,
+)
 
 from .choices import AgentClass, ApprovalStatus, CD16Status, ProductDonor, ProductSource, TargetKind
 

@@ -15,4 +15,5 @@ urlpatterns = [
         views.NKCellProductDetailView.as_view(),
         name="nk_product_detail",
     ),
+    path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
 ]

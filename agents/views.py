@@ -1,34 +1,28 @@
+from django import forms
 from django.db.models import Prefetch
-from django.views.generic import DetailView
+from django.views.generic import DetailView, TemplateView
 
-from nkkb.facets import facet_count
-from nkkb.views import FilteredTableView
-from trials.compatibility import class_suitability
-from trials.filtersets import TrialFilterSet
-from trials.models import Trial
+from nkkb.core.facets import annotate_record_counts, record_facet
+from nkkb.core.views import FilteredTableView
 
+from .compatibility import class_suitability, pair_warnings
 from .filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from .models import Agent, NKCellProduct, Target
 from .tables import AgentTable, NKCellProductTable, TargetTable
 
 # A record's page lists its first trials and links to the trial list for all of them: an agent
 # may be given in thousands of trials.
-FIRST_TRIALS = 20
+FIRST_LISTED = 20
 
 
-def first_trials() -> Prefetch:
+def first_listed(model) -> Prefetch:
+    """The first records of the list registered for `model`'s records (its trials), as
+    `first_listed` of each record."""
+    facet = record_facet(model)
+    listed = facet.filterset_class._meta.model
     return Prefetch(
-        "trials",
-        queryset=Trial.objects.order_by("nct_id")[:FIRST_TRIALS],
-        to_attr="first_trials",
+        facet.related_name, queryset=listed.objects.all()[:FIRST_LISTED], to_attr="first_listed"
     )
-
-
-def count_trials(records, facet: str) -> None:
-    """Give each record its `trial_count`: the trial list's count for it (`?<facet>=<slug>`)."""
-    counts = facet_count(TrialFilterSet, facet, {})
-    for record in records:
-        record.trial_count = counts.get(record.slug, 0)
 
 
 class TargetListView(FilteredTableView):
@@ -42,16 +36,17 @@ class TargetListView(FilteredTableView):
 class TargetDetailView(DetailView):
     def get_queryset(self):
         return Target.objects.prefetch_related(
-            Prefetch("agents", queryset=Agent.objects.prefetch_related(first_trials())),
+            Prefetch("agents", queryset=Agent.objects.prefetch_related(first_listed(Agent))),
             Prefetch(
-                "nk_products", queryset=NKCellProduct.objects.prefetch_related(first_trials())
+                "nk_products",
+                queryset=NKCellProduct.objects.prefetch_related(first_listed(NKCellProduct)),
             ),
         )
 
     def get_context_data(self, **kwargs):
-        count_trials([self.object], "target")
-        count_trials(self.object.agents.all(), "agent")
-        count_trials(self.object.nk_products.all(), "nk_product")
+        annotate_record_counts([self.object])
+        annotate_record_counts(self.object.agents.all())
+        annotate_record_counts(self.object.nk_products.all())
         return super().get_context_data(**kwargs)
 
 
@@ -65,10 +60,10 @@ class AgentListView(FilteredTableView):
 
 class AgentDetailView(DetailView):
     def get_queryset(self):
-        return Agent.objects.prefetch_related("targets", first_trials())
+        return Agent.objects.prefetch_related("targets", first_listed(Agent))
 
     def get_context_data(self, **kwargs):
-        count_trials([self.object], "agent")
+        annotate_record_counts([self.object])
         return super().get_context_data(**kwargs)
 
 
@@ -82,10 +77,36 @@ class NKCellProductListView(FilteredTableView):
 
 class NKCellProductDetailView(DetailView):
     def get_queryset(self):
-        return NKCellProduct.objects.prefetch_related("targets", first_trials())
+        return NKCellProduct.objects.prefetch_related("targets", first_listed(NKCellProduct))
 
     def get_context_data(self, **kwargs):
-        count_trials([self.object], "nk_product")
+        annotate_record_counts([self.object])
         context = super().get_context_data(**kwargs)
         context["suitability"] = class_suitability(self.object)
+        return context
+
+
+class CompatibilityForm(forms.Form):
+    agent = forms.ModelChoiceField(Agent.objects.all(), to_field_name="slug")
+    product = forms.ModelChoiceField(
+        NKCellProduct.objects.all(), to_field_name="slug", label="NK cell product"
+    )
+
+
+class CompatibilityView(TemplateView):
+    """Check any agent x NK cell product pair against the compatibility rules."""
+
+    template_name = "agents/compatibility.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = CompatibilityForm(self.request.GET or None)
+        context["form"] = form
+        if form.is_valid():
+            agent, product = form.cleaned_data["agent"], form.cleaned_data["product"]
+            context["checked"] = {
+                "agent": agent,
+                "product": product,
+                "warnings": pair_warnings(agent, product),
+            }
         return context

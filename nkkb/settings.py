@@ -51,8 +51,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "concurrency",
+    "nkkb.core",
     "agents",
     "trials",
+    # Benchmark tooling (generate_synthetic): no models, no URLs.
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -66,22 +69,22 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "nkkb.middleware.DatabaseUnavailableMiddleware",
+    "nkkb.core.middleware.DatabaseUnavailableMiddleware",
     # Innermost, so that answers from the cache pass through every other middleware as well.
-    "nkkb.caching.ConditionalGetMiddleware",
+    "nkkb.core.caching.DataVersionCacheMiddleware",
 ]
 
 CACHES = {
     # Rate-limit counts; per process (see README, Deployment).
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Rendered anonymous responses, keyed by data version (nkkb.caching): a write retires them.
+    # Rendered anonymous responses, keyed by data version (nkkb.core.caching): a write retires them.
     "responses": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "responses",
         "TIMEOUT": 600,
         "OPTIONS": {"MAX_ENTRIES": 200},
     },
-    # Facet counts of the list pages, keyed by data version (nkkb.facets).
+    # Facet counts of the list pages, keyed by data version (nkkb.core.facets).
     "facets": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "facets",
@@ -180,6 +183,18 @@ CONTENT_SECURITY_POLICY = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# The knowledge base's models, in the order a release loads them, each with its name in releases
+# and counts (nkkb.core.knowledge_base).
+NKKB_KNOWLEDGE_BASE = {
+    "agents.Target": "targets",
+    "agents.Agent": "agents",
+    "agents.NKCellProduct": "nk_products",
+    "trials.Condition": "conditions",
+    "trials.Trial": "trials",
+    "trials.TrialAgent": "trial_agents",
+    "trials.Result": "results",
+}
+
 # Where the curated seed lives, and the review it was curated from (used to check provenance).
 NKKB_FIXTURES_DIR = BASE_DIR / "fixtures"
 NKKB_REVIEW_PATH = Path(
@@ -197,9 +212,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "nkkb.api.SearchFilter",
+        "nkkb.core.api.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "nkkb.api.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "nkkb.core.api.pagination.PageNumberPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
@@ -207,9 +222,9 @@ REST_FRAMEWORK = {
     # Clients are told apart by REMOTE_ADDR; behind N reverse proxies, the Nth address from the
     # end of X-Forwarded-For (a client could forge the rest of that header).
     "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
-    "EXCEPTION_HANDLER": "nkkb.api.exception_handler",
+    "EXCEPTION_HANDLER": "nkkb.core.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
-    "DEFAULT_SCHEMA_CLASS": "nkkb.api_schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "nkkb.core.api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -227,7 +242,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api/v1",
     # What a client sends (slugs) differs from what it reads back (brief objects).
     "COMPONENT_SPLIT_REQUEST": True,
-    "GET_LIB_DOC_EXCLUDES": "nkkb.api.schema_doc_excludes",
+    "GET_LIB_DOC_EXCLUDES": "nkkb.core.api.schema.schema_doc_excludes",
     # The schema lists the current slugs of agents, targets..., so generating it reads the
     # database, which `check --deploy` must not need; tests/test_api.py validates the schema.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,

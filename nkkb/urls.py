@@ -1,10 +1,9 @@
+"""The site's URLs: each app's, the API's and admin. The shell names apps, never imports them."""
+
 from django.contrib import admin
 from django.urls import include, path
 
-from .views import HomeView
-
 urlpatterns = [
-    path("", HomeView.as_view(), name="home"),
     path("", include("agents.urls")),
     path("", include("trials.urls")),
     path("api/", include("nkkb.api_urls")),

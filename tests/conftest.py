@@ -5,10 +5,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.facets import clear_facet_indexes
-from nkkb.review import Review
+from nkkb.core.facets import clear_facet_indexes
+from nkkb.core.review import Review
 from trials.models import Condition, Trial
-from trials.services import seed_load
+from trials.services.seed import seed_load
 
 CURATED_MODELS = (Trial, Agent, NKCellProduct, Target, Condition)
 

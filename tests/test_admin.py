@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.filtersets import AgentFilterSet
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.admin import STALE_EDIT_MESSAGE
+from nkkb.core.accounts import CURATORS_GROUP, curator_create
+from nkkb.core.admin import STALE_EDIT_MESSAGE
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, Result, Trial, TrialAgent
-from trials.services import CURATORS_GROUP, curator_create
 
 pytestmark = pytest.mark.django_db
 

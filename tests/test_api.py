@@ -21,11 +21,11 @@ from rest_framework.throttling import AnonRateThrottle
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.facets import clear_facet_indexes
+from nkkb.core.accounts import curator_create
+from nkkb.core.facets import clear_facet_indexes
 from trials.choices import TherapyClass
 from trials.filtersets import ConditionFilterSet, TrialFilterSet
 from trials.models import Condition, Trial
-from trials.services import curator_create
 
 pytestmark = pytest.mark.django_db
 
@@ -351,7 +351,7 @@ def test_an_empty_csv_selection_still_names_its_columns(api):
 
 
 def test_a_csv_larger_than_the_export_limit_is_refused_with_a_message(api, monkeypatch):
-    monkeypatch.setattr("nkkb.api.MAX_EXPORT_ROWS", 57)
+    monkeypatch.setattr("nkkb.core.api.viewsets.MAX_EXPORT_ROWS", 57)
     response = api.get(f"{V1}/trials/?format=csv")
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/json")
@@ -359,11 +359,11 @@ def test_a_csv_larger_than_the_export_limit_is_refused_with_a_message(api, monke
     assert len(csv_rows(api.get(f"{V1}/trials/?format=csv&phase=2"))) == 5
 
 
-# Anonymous requests: no session or user query. One query reads the data version (nkkb.caching),
-# one counts the selection, one reads the page, one per prefetched relation; a filter whose
-# values name records adds one to check them. Records that count their trials read the data
-# version again and, the first time after a write, read which trials have each option in one
-# more (two for targets, which trials reach through their agents and their products).
+# Anonymous requests: no session or user query. One query reads the data version
+# (nkkb.core.caching), one counts the selection, one reads the page, one per prefetched relation;
+# a filter whose values name records adds one to check them. Records that count their trials read
+# the data version again and, the first time after a write, read which trials have each option in
+# one more (two for targets, which trials reach through their agents and their products).
 LIST_QUERIES = [
     ("trials/?", 9),
     ("trials/?therapy_class=cytokine&agent=il-15&", 10),
@@ -503,7 +503,7 @@ def test_anonymous_requests_are_throttled_at_the_documented_rate(api, django_use
 
 
 def test_record_urls_follow_the_prefix_the_site_is_served_under(api):
-    """Record URLs come from each view's pattern reversed once (nkkb.record_urls), per prefix."""
+    """Record URLs come from each view's pattern reversed once (nkkb.core.links), per prefix."""
     at_root = api.get(f"{V1}/trials/NCT02138734/").json()
     caches["responses"].clear()  # the request's own URL stays the same here
     set_script_prefix("/nkkb/")  # as the WSGI handler sets it from SCRIPT_NAME

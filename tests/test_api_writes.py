@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.api import exception_handler
+from nkkb.core.api.exceptions import exception_handler
 from trials.models import Condition, Trial, TrialAgent
 
 pytestmark = pytest.mark.django_db

@@ -8,14 +8,14 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
 
-from nkkb import caching
-from nkkb.caching import data_version
+from nkkb.core import caching
+from nkkb.core.accounts import curator_create
+from nkkb.core.caching import data_version
 from trials.models import Condition, Result, Trial
-from trials.services import curator_create
 
 pytestmark = pytest.mark.django_db
 
-MIDDLEWARE = "nkkb.caching.ConditionalGetMiddleware"
+MIDDLEWARE = "nkkb.core.caching.DataVersionCacheMiddleware"
 NCT = "NCT02138734"
 URLS = [
     "/",

@@ -2,8 +2,8 @@
 
 import pytest
 
+from agents.compatibility import class_suitability, pair_warnings
 from agents.models import Agent, NKCellProduct
-from trials.compatibility import class_suitability, pair_warnings, trial_warnings
 from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_a_lacking_cd16_warning_cites_section_8():
 
 def test_trial_warnings_cover_every_agent_and_product_pair():
     trial = Trial.objects.with_related().get(nct_id="NCT04074746")  # AFM13 + cord blood NK cells
-    assert [(w.agent.slug, w.product.slug, w.code) for w in trial_warnings(trial)] == [
+    assert [(w.agent.slug, w.product.slug, w.code) for w in trial.compatibility_warnings] == [
         ("afm13", "cord-blood-nk", "adam17-shedding")
     ]
 

@@ -3,7 +3,7 @@
 import pytest
 from django.http import QueryDict
 
-from nkkb.facets import facet_counts
+from nkkb.core.facets import facet_counts
 from trials.filtersets import TrialFilterSet
 from trials.models import Trial
 

@@ -52,7 +52,7 @@ import django
 django.setup()
 from django.core.management import call_command
 from trials.models import Result
-from trials.services import seed_load
+from trials.services.seed import seed_load
 
 call_command("migrate", verbosity=0)
 
@@ -96,7 +96,7 @@ import django
 django.setup()
 from django.core.management import call_command
 from trials.models import Trial
-from trials.services import ctgov_import
+from trials.services.ctgov_import import ctgov_import
 
 call_command("migrate", verbosity=0)
 call_command("load_seed", verbosity=0)

@@ -27,8 +27,8 @@ from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from nkkb.core.accounts import curator_create
 from nkkb.wsgi import application
-from trials.services import curator_create
 
 EXAMPLES = int(os.environ.get("NKKB_FUZZ_EXAMPLES", "15"))
 MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]

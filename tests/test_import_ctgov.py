@@ -9,8 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from nkkb.core.accounts import curator_create
 from trials.models import Condition, Trial
-from trials.services import CTGOV_CHANGE_REASON, CTGOV_IMPORT_USERNAME, curator_create
+from trials.services.ctgov_import import CTGOV_CHANGE_REASON, CTGOV_IMPORT_USERNAME
 
 from .test_admin import admin_url, form_data
 from .test_validate_kb import validate_kb
@@ -141,7 +142,10 @@ INTERVENTIONS = "protocolSection.armsInterventionsModule.interventions"
             f"studies[1].{IDENTIFICATION}.nctId: is missing.",
         ),
         (with_change(f"{IDENTIFICATION}.nctId", None), f"{IDENTIFICATION}.nctId: is missing."),
-        (with_change(f"{IDENTIFICATION}.nctId", "NCT123"), "nctId: NCT number must be 'NCT'"),
+        (
+            with_change(f"{IDENTIFICATION}.nctId", "NCT123"),
+            "nctId: 'NCT123' is not an NCT number. NCT number must be 'NCT'",
+        ),
         (
             with_change("protocolSection.statusModule.overallStatus", "FINISHED"),
             "statusModule.overallStatus: 'FINISHED' is not one of NOT_YET_RECRUITING",

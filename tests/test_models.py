@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 
 from agents.models import Agent, NKCellProduct
-from trials.models import Result, Trial, TrialAgent, therapy_class_condition
+from trials.filtersets import TrialFilterSet
+from trials.models import Result, Trial, TrialAgent, therapy_class_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +44,18 @@ def test_a_valid_trial_passes_validation():
 
 @pytest.mark.parametrize(
     "nct_id",
-    ["NCT123", "nct99999999", "NCT999999990", "XYZ99999999", "NCT9999999A", "NCT 9999999"],
+    ["NCT123", "NCT999999990", "XYZ99999999", "NCT9999999A", "NCT 9999999"],
 )
 def test_a_malformed_nct_number_is_refused(nct_id):
     assert_refused(new_trial(nct_id=nct_id), "nct_id", "'NCT' followed by exactly 8 digits")
+
+
+@pytest.mark.parametrize("typed", ["nct99999999", " NCT99999999 ", "Nct99999999\n"])
+def test_an_nct_number_in_lower_case_or_with_spaces_is_stored_canonical(typed):
+    trial = new_trial(nct_id=typed)
+    trial.full_clean()
+    trial.save()
+    assert Trial.objects.get(pk=trial.pk).nct_id == "NCT99999999"
 
 
 def test_an_unknown_phase_is_refused():
@@ -140,8 +149,21 @@ def test_therapy_classes_are_derived_from_agents_and_products():
         ("cytokine", True),
         ("engager", False),
     ]:
-        matching = Trial.objects.filter(therapy_class_condition([therapy_class]))
+        matching = TrialFilterSet({"therapy_class": [therapy_class]}, Trial.objects.all()).qs
         assert matching.filter(pk=trial.pk).exists() is expected
+
+
+def test_therapy_classes_of_a_trial_are_its_therapy_class_rows():
+    """`Trial.therapy_classes` (prefetched relations) and `therapy_class_rows` (the database,
+    which the filter and the facet read) apply one rule: every seed trial gets the same classes."""
+    from_rows = {}
+    for rows in therapy_class_rows():
+        for therapy_class, trial_id in rows.values_list("facet_value", "facet_result"):
+            from_rows.setdefault(trial_id, set()).add(therapy_class)
+    trials = Trial.objects.with_related()
+    assert len(trials) > 50
+    for trial in trials:
+        assert set(trial.therapy_classes) == from_rows.get(trial.pk, set()), trial.nct_id
 
 
 def test_therapy_classes_of_a_prefetched_trial_cost_no_query(django_assert_num_queries):

@@ -1,4 +1,4 @@
-from nkkb.review import Review, cited_numbers
+from nkkb.core.review import Review, cited_numbers
 
 
 def test_citations_expand_ranges_and_lists():

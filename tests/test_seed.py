@@ -10,9 +10,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.review import normalise_whitespace
+from nkkb.core.knowledge_base import knowledge_base_counts
+from nkkb.core.problems import ProblemsError
+from nkkb.core.review import normalise_whitespace
 from trials.models import Condition, Result, Trial, TrialAgent
-from trials.services import SeedError, knowledge_base_counts, seed_load
+from trials.services.seed import seed_load
 
 pytestmark = pytest.mark.django_db
 
@@ -241,7 +243,7 @@ def test_a_broken_seed_is_reported_by_file_and_entry_and_changes_nothing(
 
     rewrite_trials(broken_seed, break_trials)
 
-    with pytest.raises(SeedError) as raised:
+    with pytest.raises(ProblemsError) as raised:
         seed_load(directory=broken_seed)
 
     problems = "\n".join(raised.value.problems)

@@ -6,9 +6,9 @@ from statistics import mean
 import pytest
 from django.core.management import CommandError, call_command
 
+from bench.synthetic import synthetic_generate, synthetic_trials
 from trials.models import Trial
-from trials.services import REVIEW_PROVENANCE_FIELDS
-from trials.synthetic import synthetic_generate, synthetic_trials
+from trials.services.ctgov_import import REVIEW_PROVENANCE_FIELDS
 
 pytestmark = pytest.mark.django_db
 

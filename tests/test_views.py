@@ -87,7 +87,7 @@ def test_agent_target_and_product_pages_link_their_trials(client):
 
 def test_a_record_page_lists_its_first_trials_and_links_to_all_of_them(client, monkeypatch):
     """An agent may be given in thousands of trials: its page shows the first and counts all."""
-    monkeypatch.setattr("agents.views.FIRST_TRIALS", 2)
+    monkeypatch.setattr("agents.views.FIRST_LISTED", 2)
     page = client.get("/agents/monalizumab/").content.decode()
     assert len(re.findall(r'<li><a href="/trials/NCT\d{8}/">', page)) == 2
     assert '<a href="/trials/?agent=monalizumab">All 6 trials</a>' in page
@@ -255,7 +255,7 @@ def test_csv_export_holds_the_whole_filtered_selection(client):
 
 
 def test_a_list_larger_than_the_export_limit_says_so_instead_of_exporting(client, monkeypatch):
-    monkeypatch.setattr("nkkb.views.MAX_EXPORT_ROWS", 57)
+    monkeypatch.setattr("nkkb.core.views.MAX_EXPORT_ROWS", 57)
     page = client.get("/trials/").content.decode()
     assert "CSV exports hold up to 57 rows" in page and "Export CSV" not in page
     response = client.get("/trials/?export=csv")

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db.models import Prefetch
 
-from nkkb.admin import (
+from nkkb.core.admin import (
     PROVENANCE_FIELDSET,
     RECORD_FIELDSET,
     CuratedAdmin,
@@ -10,7 +10,7 @@ from nkkb.admin import (
 
 from .filtersets import ConditionFilterSet, TrialFilterSet
 from .models import Condition, Result, Trial, TrialAgent
-from .services import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
+from .services.ctgov_import import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
 
 RESULT_FIELDS = (
     "metric",

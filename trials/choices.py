@@ -4,16 +4,16 @@ from django.db import models
 
 from agents.choices import AgentClass
 
-
-class TherapyClass(models.TextChoices):
-    """What a trial tests: its agents' classes, plus NK cell products."""
-
-    CYTOKINE = AgentClass.CYTOKINE.value, AgentClass.CYTOKINE.label
-    TUMOR_TARGETING_MAB = AgentClass.TUMOR_TARGETING_MAB.value, AgentClass.TUMOR_TARGETING_MAB.label
-    CHECKPOINT_MAB = AgentClass.CHECKPOINT_MAB.value, AgentClass.CHECKPOINT_MAB.label
-    ENGAGER = AgentClass.ENGAGER.value, AgentClass.ENGAGER.label
-    NK_CELL_PRODUCT = "nk-cell-product", "NK cell product"
-    OTHER = AgentClass.OTHER.value, AgentClass.OTHER.label
+# What a trial tests: each class of agent, plus NK cell products (listed before "other", so the
+# therapies come first). Built from AgentClass, so that the two cannot drift apart.
+TherapyClass = models.TextChoices(
+    "TherapyClass",
+    [
+        *((c.name, (c.value, c.label)) for c in AgentClass if c != AgentClass.OTHER),
+        ("NK_CELL_PRODUCT", ("nk-cell-product", "NK cell product")),
+        (AgentClass.OTHER.name, (AgentClass.OTHER.value, AgentClass.OTHER.label)),
+    ],
+)
 
 
 class Phase(models.TextChoices):

@@ -1,10 +1,9 @@
-from django.db.models import CharField, F, Q, Value
+from django.db.models import Q
 
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.facets import facet_rows
-from nkkb.filtersets import (
+from nkkb.core.filtersets import (
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
     SearchFilterSet,
@@ -12,7 +11,7 @@ from nkkb.filtersets import (
 )
 
 from .choices import Phase, TherapyClass, TrialStatus
-from .models import Condition, Trial, TrialAgent, therapy_class_condition
+from .models import Condition, Trial, TrialAgent, therapy_class_rows
 from .search import trials_matching_words
 
 TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
@@ -82,7 +81,7 @@ class TrialFilterSet(SearchFilterSet):
 
     conjoined_facets = frozenset({"therapy_class"})
     facet_paths = {
-        "therapy_class": ("agents__agent_class",),
+        "therapy_class": therapy_class_rows,
         "agent": ("agents__slug",),
         "platform": ("agents__platform",),
         "target": ("agents__targets__slug", "nk_products__targets__slug"),
@@ -119,18 +118,11 @@ class TrialFilterSet(SearchFilterSet):
     def filter_therapy_class(self, queryset, name, values):
         """Trials that combine every class asked for: therapy classes describe combinations."""
         for value in dict.fromkeys(values):
-            queryset = queryset.filter(therapy_class_condition([value]))
+            condition = Q(pk__in=[])
+            for rows in therapy_class_rows(value):
+                condition |= Q(pk__in=rows.values("facet_result"))
+            queryset = queryset.filter(condition)
         return queryset
-
-    def facet_rows_therapy_class(self, all_trials):
-        """The classes of a trial's agents, and the NK cell product class for a trial with one."""
-        with_products = all_trials.filter(
-            therapy_class_condition([TherapyClass.NK_CELL_PRODUCT])
-        ).values(
-            facet_value=Value(TherapyClass.NK_CELL_PRODUCT.value, output_field=CharField()),
-            facet_result=F("pk"),
-        )
-        return [*facet_rows(all_trials, self.facet_paths["therapy_class"]), with_products]
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""

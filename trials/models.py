@@ -1,11 +1,15 @@
+import re
+
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.urls import reverse
+from django.db.models import CharField, F, Value
 from simple_history.models import HistoricalRecords
 
+from agents.compatibility import CompatibilityWarning, pair_warnings
 from agents.models import Agent, NKCellProduct
-from nkkb.models import CuratedModel, choices_constraint
-from nkkb.record_urls import record_url
+from nkkb.core.links import filtered_list_url, record_url
+from nkkb.core.models import CuratedModel, choices_constraint
 
 from .choices import (
     AgentRole,
@@ -19,6 +23,15 @@ from .choices import (
 
 NCT_ID_PATTERN = r"^NCT[0-9]{8}$"
 NCT_ID_MESSAGE = "NCT number must be 'NCT' followed by exactly 8 digits, e.g. NCT02138734."
+
+
+def parse_nct_id(text: str) -> str:
+    """The NCT number `text` names, in its canonical form (upper case, no surrounding space):
+    the one check every entry point applies (pages, API, admin, imports)."""
+    nct_id = text.strip().upper() if isinstance(text, str) else ""
+    if not re.fullmatch(NCT_ID_PATTERN, nct_id):
+        raise ValidationError(f"{text!r} is not an NCT number. {NCT_ID_MESSAGE}", "invalid_nct_id")
+    return nct_id
 
 
 class Condition(models.Model):
@@ -36,23 +49,31 @@ class Condition(models.Model):
         return self.name
 
     def get_absolute_url(self):
-        return reverse("trials:trial_list") + f"?condition={self.slug}"
+        return filtered_list_url("trials:trial_list", condition=self.slug)
 
 
-def therapy_class_condition(therapy_classes) -> models.Q:
-    """Trials testing any of `therapy_classes`: through an agent's class or an NK cell product.
+def therapy_class_rows(therapy_class: str | None = None) -> list[models.QuerySet]:
+    """(facet_value: therapy class, facet_result: trial id) rows of every trial, for one class or
+    all: a trial has the classes of its agents, and the NK cell product class when it uses one.
 
-    Each class is a subquery of the link tables alone: joining the trials to their agents would
+    The one definition of a trial's therapy classes in the database: the filter and the facet
+    read it; `Trial.therapy_classes` applies it to prefetched relations (a test holds the two
+    equal). The rows come from the link tables alone: joining the trials to their agents would
     repeat a trial once per agent, and at 100,000 trials read every link to find a few classes.
     """
-    condition = models.Q(pk__in=[])
-    for therapy_class in set(therapy_classes):
-        if therapy_class == TherapyClass.NK_CELL_PRODUCT:
-            links = Trial.nk_products.through.objects.all()
-        else:
-            links = TrialAgent.objects.filter(agent__agent_class=therapy_class)
-        condition |= models.Q(pk__in=links.values("trial_id"))
-    return condition
+    rows = [
+        TrialAgent.objects.values(facet_value=F("agent__agent_class"), facet_result=F("trial_id")),
+        Trial.nk_products.through.objects.values(
+            facet_value=Value(TherapyClass.NK_CELL_PRODUCT.value, output_field=CharField()),
+            facet_result=F("trial_id"),
+        ),
+    ]
+    if therapy_class is None:
+        return rows
+    agent_rows, product_rows = rows
+    if therapy_class == TherapyClass.NK_CELL_PRODUCT:
+        return [product_rows]
+    return [agent_rows.filter(agent__agent_class=therapy_class)]
 
 
 class TrialQuerySet(models.QuerySet):
@@ -143,6 +164,14 @@ class Trial(CuratedModel):
     def __str__(self):
         return self.nct_id
 
+    def clean_fields(self, exclude=None):
+        # "nct04101331 " names the trial NCT04101331: store that, as pages and the API read it.
+        try:
+            self.nct_id = parse_nct_id(self.nct_id)
+        except ValidationError:
+            pass  # the field's validator reports it
+        super().clean_fields(exclude)
+
     def get_absolute_url(self):
         return record_url("trials:trial_detail", self.nct_id)
 
@@ -164,6 +193,17 @@ class Trial(CuratedModel):
     @property
     def therapy_class_choices(self) -> list[TherapyClass]:
         return [TherapyClass(value) for value in self.therapy_classes]
+
+    @property
+    def compatibility_warnings(self) -> list[CompatibilityWarning]:
+        """What the compatibility rules warn about each of its agent x NK cell product pairs
+        (reads prefetched relations)."""
+        return [
+            warning
+            for link in self.trial_agents.all()
+            for product in self.nk_products.all()
+            for warning in pair_warnings(link.agent, product)
+        ]
 
 
 class TrialAgent(models.Model):

@@ -1,6 +1,6 @@
 import django_tables2 as tables
 
-from nkkb.tables import BaseTable, LinkedManyColumn
+from nkkb.core.tables import BaseTable, LinkedManyColumn
 
 from .models import Trial
 

@@ -5,8 +5,8 @@ from . import views
 app_name = "trials"
 
 urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
     path("trials/", views.TrialListView.as_view(), name="trial_list"),
     path("trials/<str:nct_id>/", views.TrialDetailView.as_view(), name="trial_detail"),
     path("landscape/", views.LandscapeView.as_view(), name="landscape"),
-    path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
 ]

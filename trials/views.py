@@ -1,20 +1,21 @@
-import re
+from collections import Counter
 
-from django import forms
+from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.urls import reverse
-from django.utils.http import urlencode
+from django.shortcuts import redirect
 from django.views.generic import DetailView, TemplateView
 
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.facets import count_facets, facet_counts
-from nkkb.views import FilteredTableView
+from nkkb.core.charts import stacked_bars
+from nkkb.core.facets import count_facets, facet_counts
+from nkkb.core.knowledge_base import knowledge_base_counts
+from nkkb.core.links import filtered_list_url
+from nkkb.core.views import FilteredTableView
 
-from .choices import TherapyClass
-from .compatibility import pair_warnings, trial_warnings
+from .choices import Phase, TherapyClass
 from .filtersets import TrialFilterSet
-from .models import NCT_ID_PATTERN, Trial
+from .models import Trial, parse_nct_id
 from .tables import TrialTable
 
 
@@ -69,25 +70,25 @@ class TrialDetailView(DetailView):
     slug_field = "nct_id"
     slug_url_kwarg = "nct_id"
 
+    def get(self, request, *args, **kwargs):
+        try:
+            nct_id = parse_nct_id(self.kwargs["nct_id"])
+        except ValidationError as error:
+            raise Http404(error.messages[0]) from None
+        if nct_id != self.kwargs["nct_id"]:
+            return redirect("trials:trial_detail", nct_id=nct_id, permanent=True)
+        return super().get(request, *args, **kwargs)
+
     def get_object(self, queryset=None):
-        nct_id = self.kwargs["nct_id"]
-        if not re.fullmatch(NCT_ID_PATTERN, nct_id):
-            raise Http404(
-                f"{nct_id!r} is not an NCT number: it should be NCT followed by 8 digits."
-            )
         try:
             return super().get_object(queryset)
         except Http404:
-            raise Http404(f"NKKB has no trial {nct_id}.") from None
+            raise Http404(f"NKKB has no trial {self.kwargs['nct_id']}.") from None
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["warnings"] = trial_warnings(self.object)
+        context["warnings"] = self.object.compatibility_warnings
         return context
-
-
-def trial_list_url(**filters) -> str:
-    return f"{reverse('trials:trial_list')}?{urlencode(filters)}"
 
 
 class LandscapeView(TemplateView):
@@ -121,7 +122,11 @@ class LandscapeView(TemplateView):
                     "cells": [
                         {
                             "count": class_target[therapy_class].get(t.slug, 0),
-                            "url": trial_list_url(therapy_class=therapy_class.value, target=t.slug),
+                            "url": filtered_list_url(
+                                "trials:trial_list",
+                                therapy_class=therapy_class.value,
+                                target=t.slug,
+                            ),
                         }
                         for t in targets
                     ],
@@ -138,8 +143,10 @@ class LandscapeView(TemplateView):
                     "cells": [
                         {
                             "count": product_class[agent_class].get(product.slug, 0),
-                            "url": trial_list_url(
-                                nk_product=product.slug, therapy_class=agent_class.value
+                            "url": filtered_list_url(
+                                "trials:trial_list",
+                                nk_product=product.slug,
+                                therapy_class=agent_class.value,
                             ),
                         }
                         for agent_class in AgentClass
@@ -151,27 +158,64 @@ class LandscapeView(TemplateView):
         return context
 
 
-class CompatibilityForm(forms.Form):
-    agent = forms.ModelChoiceField(Agent.objects.all(), to_field_name="slug")
-    product = forms.ModelChoiceField(
-        NKCellProduct.objects.all(), to_field_name="slug", label="NK cell product"
-    )
-
-
-class CompatibilityView(TemplateView):
-    """Check any agent x NK cell product pair against the compatibility rules."""
-
-    template_name = "trials/compatibility.html"
+class HomeView(TemplateView):
+    template_name = "home.html"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        form = CompatibilityForm(self.request.GET or None)
-        context["form"] = form
-        if form.is_valid():
-            agent, product = form.cleaned_data["agent"], form.cleaned_data["product"]
-            context["checked"] = {
-                "agent": agent,
-                "product": product,
-                "warnings": pair_warnings(agent, product),
-            }
+        context["counts"] = knowledge_base_counts()
+        counts = trials_by_therapy_class_and_phase()
+        context["therapy_class_counts"] = [
+            (therapy_class, sum(n for (c, _), n in counts.items() if c == therapy_class))
+            for therapy_class in TherapyClass
+        ]
+        context["chart"] = therapy_class_phase_chart(counts)
+        context["recent_changes"] = recent_curator_changes()
         return context
+
+
+RECENT_CHANGES = 10
+
+
+def recent_curator_changes() -> list:
+    """The latest edits curators made to trials, agents, NK cell products and targets."""
+    changes = []
+    for model in (Trial, Agent, NKCellProduct, Target):
+        changes += model.history.filter(history_user__isnull=False).select_related("history_user")[
+            :RECENT_CHANGES
+        ]
+    return sorted(changes, key=lambda change: change.history_date, reverse=True)[:RECENT_CHANGES]
+
+
+NOT_STATED = "not-stated"
+
+
+def trials_by_therapy_class_and_phase() -> Counter:
+    """{(therapy class, phase or NOT_STATED): trials}: the trial list's phase facet for each
+    class, and its class facet for the trials whose phase is not stated."""
+    classes = TherapyClass.values
+    totals, *phases_by_class = count_facets(
+        TrialFilterSet,
+        [("therapy_class", {})] + [("phase", {"therapy_class": [c]}) for c in classes],
+    )
+    counts = Counter()
+    for therapy_class, phases in zip(classes, phases_by_class, strict=True):
+        counts.update({(therapy_class, phase): trials for phase, trials in phases.items()})
+        counts[(therapy_class, NOT_STATED)] = totals.get(therapy_class, 0) - sum(phases.values())
+    return +counts
+
+
+def therapy_class_phase_chart(counts: Counter) -> dict:
+    def segment_url(therapy_class, phase):
+        return filtered_list_url(
+            "trials:trial_list",
+            therapy_class=therapy_class,
+            phase=None if phase == NOT_STATED else phase,
+        )
+
+    return stacked_bars(
+        rows=list(TherapyClass.choices),
+        series=[*Phase.choices, (NOT_STATED, "Phase not stated")],
+        counts=counts,
+        segment_url=segment_url,
+    )

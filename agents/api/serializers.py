@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from nkkb.api import (
+from nkkb.core.api.serializers import (
     BriefSlugRelatedField,
     FacetCountField,
     FilteredListURLField,
@@ -12,7 +12,6 @@ from nkkb.api import (
     RecordURLField,
     VersionField,
 )
-from trials.filtersets import TrialFilterSet
 
 from ..models import Agent, NKCellProduct, Target
 
@@ -59,8 +58,6 @@ class TargetSerializer(NamedCuratedSerializer):
         many=True, read_only=True, help_text="NK cell products whose CAR targets it."
     )
     trial_count = FacetCountField(
-        TrialFilterSet,
-        "target",
         help_text="Trials of its agents and of the NK cell products whose CAR targets it.",
     )
     trials_url = FilteredListURLField("api:trial-list", "target")
@@ -90,7 +87,7 @@ class AgentSerializer(NamedCuratedSerializer):
         required=False,
         help_text="Written as target slugs.",
     )
-    trial_count = FacetCountField(TrialFilterSet, "agent", help_text="Trials that give it.")
+    trial_count = FacetCountField(help_text="Trials that give it.")
     trials_url = FilteredListURLField("api:trial-list", "agent")
 
     class Meta:
@@ -121,7 +118,7 @@ class NKCellProductSerializer(NamedCuratedSerializer):
         required=False,
         help_text="Antigens its CAR targets; written as target slugs.",
     )
-    trial_count = FacetCountField(TrialFilterSet, "nk_product", help_text="Trials that use it.")
+    trial_count = FacetCountField(help_text="Trials that use it.")
     trials_url = FilteredListURLField("api:trial-list", "nk_product")
 
     class Meta:
@@ -139,3 +136,32 @@ class NKCellProductSerializer(NamedCuratedSerializer):
             "trials_url",
             *NamedCuratedSerializer.Meta.trailing_fields,
         ]
+
+
+class CompatibilityWarningSerializer(serializers.Serializer):
+    """A warning of the compatibility rules (agents/compatibility.py) about a pair."""
+
+    code = serializers.CharField(help_text="e.g. cd16-lacking, adam17-shedding.")
+    severity = serializers.CharField(help_text="warning, or caveat for a milder concern.")
+    agent = serializers.SlugField(source="agent.slug")
+    product = serializers.SlugField(source="product.slug")
+    message = serializers.CharField()
+    section = serializers.CharField(help_text="The review section the rule comes from.")
+    references = serializers.ListField(child=serializers.IntegerField())
+
+
+class CompatibilityQuerySerializer(serializers.Serializer):
+    agent = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Agent.objects.all(), help_text="An agent's slug."
+    )
+    product = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=NKCellProduct.objects.all(),
+        help_text="An NK cell product's slug.",
+    )
+
+
+class CompatibilitySerializer(serializers.Serializer):
+    agent = AgentBriefSerializer()
+    product = NKCellProductBriefSerializer()
+    warnings = CompatibilityWarningSerializer(many=True)

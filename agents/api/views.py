@@ -1,10 +1,21 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions
+from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.viewsets import ModelViewSet
 
-from nkkb.api import CuratedViewSetMixin
+from nkkb.core.api.viewsets import CuratedViewSetMixin
 
+from ..compatibility import pair_warnings
 from ..filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from ..models import Agent, NKCellProduct, Target
-from .serializers import AgentSerializer, NKCellProductSerializer, TargetSerializer
+from .serializers import (
+    AgentSerializer,
+    CompatibilityQuerySerializer,
+    CompatibilitySerializer,
+    NKCellProductSerializer,
+    TargetSerializer,
+)
 
 
 class TargetViewSet(CuratedViewSetMixin, ModelViewSet):
@@ -29,3 +40,21 @@ class NKCellProductViewSet(CuratedViewSetMixin, ModelViewSet):
     queryset = NKCellProduct.objects.prefetch_related("targets")
     serializer_class = NKCellProductSerializer
     filterset_class = NKCellProductFilterSet
+
+
+class CompatibilityView(APIView):
+    """Check an agent x NK cell product pair against the rules the trial pages apply."""
+
+    permission_classes = [permissions.AllowAny]
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(
+        parameters=[CompatibilityQuerySerializer],
+        responses=CompatibilitySerializer,
+    )
+    def get(self, request):
+        query = CompatibilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        agent, product = query.validated_data["agent"], query.validated_data["product"]
+        checked = {"agent": agent, "product": product, "warnings": pair_warnings(agent, product)}
+        return Response(CompatibilitySerializer(checked).data)

@@ -6,15 +6,11 @@ from django.db import transaction
 from rest_flex_fields.serializers import FlexFieldsSerializerMixin
 from rest_framework import serializers
 
-from agents.api.serializers import (
-    AgentBriefSerializer,
-    NKCellProductBriefSerializer,
-)
+from agents.api.serializers import CompatibilityWarningSerializer, NKCellProductBriefSerializer
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct
-from nkkb.api import (
+from nkkb.core.api.serializers import (
     BriefSlugRelatedField,
-    ComputedListSerializer,
     FacetCountField,
     FilteredListURLField,
     HTMLURLField,
@@ -25,9 +21,8 @@ from nkkb.api import (
 )
 
 from ..choices import TherapyClass
-from ..compatibility import trial_warnings
-from ..filtersets import TrialFilterSet
 from ..models import Condition, Result, Trial, TrialAgent
+from ..services.trial_agents import trial_agents_replace
 
 
 class ConditionSerializer(ModelCleanSerializer):
@@ -35,7 +30,7 @@ class ConditionSerializer(ModelCleanSerializer):
 
     url = RecordURLField(view_name="api:condition-detail", lookup_field="slug")
     html_url = HTMLURLField()
-    trial_count = FacetCountField(TrialFilterSet, "condition", help_text="Trials that enroll it.")
+    trial_count = FacetCountField(help_text="Trials that enroll it.")
     trials_url = FilteredListURLField("api:trial-list", "condition")
 
     class Meta:
@@ -89,18 +84,6 @@ class ResultSerializer(serializers.ModelSerializer):
         ]
 
 
-class CompatibilityWarningSerializer(serializers.Serializer):
-    """A warning of the compatibility rules (`trials/compatibility.py`) about a pair."""
-
-    code = serializers.CharField(help_text="e.g. cd16-lacking, adam17-shedding.")
-    severity = serializers.CharField(help_text="warning, or caveat for a milder concern.")
-    agent = serializers.SlugField(source="agent.slug")
-    product = serializers.SlugField(source="product.slug")
-    message = serializers.CharField()
-    section = serializers.CharField(help_text="The review section the rule comes from.")
-    references = serializers.ListField(child=serializers.IntegerField())
-
-
 class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
     """A trial: what it tests, in whom, its results, warnings, and where the review says so."""
 
@@ -127,9 +110,7 @@ class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
         help_text="Written as NK cell product slugs.",
     )
     results = ResultSerializer(many=True, read_only=True)
-    compatibility_warnings = ComputedListSerializer(
-        child=CompatibilityWarningSerializer(), compute=trial_warnings
-    )
+    compatibility_warnings = CompatibilityWarningSerializer(many=True, read_only=True)
     provenance = ProvenanceSerializer(source="*")
     version = VersionField()
 
@@ -193,33 +174,3 @@ class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
             if links is not None:
                 trial_agents_replace(trial=trial, links=links)
         return trial
-
-
-def trial_agents_replace(*, trial: Trial, links: list[dict]) -> None:
-    """Make `links` the trial's agents; a link that stays is kept, with its history."""
-    existing = {link.agent_id: link for link in trial.trial_agents.all()}
-    for data in links:
-        link = existing.pop(data["agent"].pk, None) or TrialAgent(trial=trial)
-        if link.pk is None or any(getattr(link, name) != value for name, value in data.items()):
-            for name, value in data.items():
-                setattr(link, name, value)
-            link.save()
-    for link in existing.values():
-        link.delete()
-
-
-class CompatibilityQuerySerializer(serializers.Serializer):
-    agent = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Agent.objects.all(), help_text="An agent's slug."
-    )
-    product = serializers.SlugRelatedField(
-        slug_field="slug",
-        queryset=NKCellProduct.objects.all(),
-        help_text="An NK cell product's slug.",
-    )
-
-
-class CompatibilitySerializer(serializers.Serializer):
-    agent = AgentBriefSerializer()
-    product = NKCellProductBriefSerializer()
-    warnings = CompatibilityWarningSerializer(many=True)

@@ -1,4 +1,3 @@
-from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -7,7 +6,4 @@ router = SimpleRouter()
 router.register("trials", views.TrialViewSet, basename="trial")
 router.register("conditions", views.ConditionViewSet, basename="condition")
 
-urlpatterns = [
-    *router.urls,
-    path("compatibility/", views.CompatibilityView.as_view(), name="compatibility"),
-]
+urlpatterns = router.urls

@@ -3,7 +3,7 @@
 import concurrency.fields
 import django.core.validators
 import django.db.models.deletion
-import nkkb.models
+import nkkb.core.models
 import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
@@ -55,9 +55,9 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
                 ('source_section', models.CharField(choices=[('1', '1 Introduction'), ('2', '2 NK cell biology'), ('3', '3 Immunosuppression in the tumor microenvironment'), ('4', '4 Approaches to enhance NK cytotoxicity'), ('5', '5 Cytokines'), ('5.1', '5.1 IL-2'), ('5.2', '5.2 IL-15'), ('6', '6 Monoclonal antibodies'), ('6.1', '6.1 Tumor-specific mAb'), ('6.2', '6.2 Checkpoint blockade mAb'), ('7', '7 Engagers'), ('8', '8 Synergistic combinations with NK cell products'), ('9', '9 Conclusion')], max_length=3, verbose_name='review section')),
-                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.models.validate_reference_numbers], verbose_name='reference numbers')),
+                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.core.models.validate_reference_numbers], verbose_name='reference numbers')),
                 ('source_quote', models.CharField(help_text='A short verbatim fragment of the cited section (not a whole sentence).', max_length=200, verbose_name='supporting quote')),
-                ('source_summary', nkkb.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
+                ('source_summary', nkkb.core.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
                 ('created', models.DateTimeField(blank=True, editable=False)),
                 ('last_updated', models.DateTimeField(blank=True, editable=False)),
                 ('version', concurrency.fields.IntegerVersionField(default=0, help_text='Changes on every save; an edit based on an older version is refused.')),
@@ -87,9 +87,9 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source_section', models.CharField(choices=[('1', '1 Introduction'), ('2', '2 NK cell biology'), ('3', '3 Immunosuppression in the tumor microenvironment'), ('4', '4 Approaches to enhance NK cytotoxicity'), ('5', '5 Cytokines'), ('5.1', '5.1 IL-2'), ('5.2', '5.2 IL-15'), ('6', '6 Monoclonal antibodies'), ('6.1', '6.1 Tumor-specific mAb'), ('6.2', '6.2 Checkpoint blockade mAb'), ('7', '7 Engagers'), ('8', '8 Synergistic combinations with NK cell products'), ('9', '9 Conclusion')], max_length=3, verbose_name='review section')),
-                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.models.validate_reference_numbers], verbose_name='reference numbers')),
+                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.core.models.validate_reference_numbers], verbose_name='reference numbers')),
                 ('source_quote', models.CharField(help_text='A short verbatim fragment of the cited section (not a whole sentence).', max_length=200, verbose_name='supporting quote')),
-                ('source_summary', nkkb.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
+                ('source_summary', nkkb.core.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
                 ('created', models.DateTimeField(auto_now_add=True)),
                 ('last_updated', models.DateTimeField(auto_now=True)),
                 ('version', concurrency.fields.IntegerVersionField(default=0, help_text='Changes on every save; an edit based on an older version is refused.')),
@@ -162,9 +162,9 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
                 ('source_section', models.CharField(choices=[('1', '1 Introduction'), ('2', '2 NK cell biology'), ('3', '3 Immunosuppression in the tumor microenvironment'), ('4', '4 Approaches to enhance NK cytotoxicity'), ('5', '5 Cytokines'), ('5.1', '5.1 IL-2'), ('5.2', '5.2 IL-15'), ('6', '6 Monoclonal antibodies'), ('6.1', '6.1 Tumor-specific mAb'), ('6.2', '6.2 Checkpoint blockade mAb'), ('7', '7 Engagers'), ('8', '8 Synergistic combinations with NK cell products'), ('9', '9 Conclusion')], max_length=3, verbose_name='review section')),
-                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.models.validate_reference_numbers], verbose_name='reference numbers')),
+                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.core.models.validate_reference_numbers], verbose_name='reference numbers')),
                 ('source_quote', models.CharField(help_text='A short verbatim fragment of the cited section (not a whole sentence).', max_length=200, verbose_name='supporting quote')),
-                ('source_summary', nkkb.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
+                ('source_summary', nkkb.core.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
                 ('created', models.DateTimeField(blank=True, editable=False)),
                 ('last_updated', models.DateTimeField(blank=True, editable=False)),
                 ('version', concurrency.fields.IntegerVersionField(default=0, help_text='Changes on every save; an edit based on an older version is refused.')),
@@ -214,9 +214,9 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source_section', models.CharField(choices=[('1', '1 Introduction'), ('2', '2 NK cell biology'), ('3', '3 Immunosuppression in the tumor microenvironment'), ('4', '4 Approaches to enhance NK cytotoxicity'), ('5', '5 Cytokines'), ('5.1', '5.1 IL-2'), ('5.2', '5.2 IL-15'), ('6', '6 Monoclonal antibodies'), ('6.1', '6.1 Tumor-specific mAb'), ('6.2', '6.2 Checkpoint blockade mAb'), ('7', '7 Engagers'), ('8', '8 Synergistic combinations with NK cell products'), ('9', '9 Conclusion')], max_length=3, verbose_name='review section')),
-                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.models.validate_reference_numbers], verbose_name='reference numbers')),
+                ('source_references', models.JSONField(blank=True, default=list, help_text="The review's reference numbers that support this record, e.g. [95, 96].", validators=[nkkb.core.models.validate_reference_numbers], verbose_name='reference numbers')),
                 ('source_quote', models.CharField(help_text='A short verbatim fragment of the cited section (not a whole sentence).', max_length=200, verbose_name='supporting quote')),
-                ('source_summary', nkkb.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
+                ('source_summary', nkkb.core.models.BoundedTextField(help_text="What the review says about this record, in the curator's own words.", max_length=4000, verbose_name='supporting statement')),
                 ('created', models.DateTimeField(auto_now_add=True)),
                 ('last_updated', models.DateTimeField(auto_now=True)),
                 ('version', concurrency.fields.IntegerVersionField(default=0, help_text='Changes on every save; an edit based on an older version is refused.')),

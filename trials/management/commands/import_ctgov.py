@@ -4,7 +4,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from trials.services import ProblemsError, ctgov_import
+from nkkb.core.problems import ProblemsError
+from trials.services.ctgov_import import ctgov_import
 
 # From this many files on, reading them shows a progress bar.
 PROGRESS_FROM_FILES = 2

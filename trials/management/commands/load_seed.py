@@ -3,7 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from trials.services import SeedError, seed_load
+from nkkb.core.problems import ProblemsError
+from trials.services.seed import seed_load
 
 
 class Command(BaseCommand):
@@ -23,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, directory: Path, **options):
         try:
             report = seed_load(directory=directory)
-        except SeedError as error:
+        except ProblemsError as error:
             raise CommandError(
                 f"The seed in {directory} is broken; nothing was loaded:\n  "
                 + "\n  ".join(error.problems)

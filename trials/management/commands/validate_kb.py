@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from nkkb.review import Review
-from trials.services import kb_validate
+from nkkb.core.review import Review
+from trials.services.validation import kb_validate
 
 
 class Command(BaseCommand):

@@ -1,13 +1,16 @@
-"""The API's OpenAPI schema class: drf-spectacular's, plus who may call and what errors come back.
-
-Its own module, not nkkb/api.py: drf-spectacular's AutoSchema imports DRF's generic views, which
-import nkkb/api.py (named in the REST_FRAMEWORK setting) while they are being defined.
-"""
+"""The OpenAPI schema: drf-spectacular's, plus who may call, what errors come back, the allowed
+values of every filter and slug, and which docstrings describe code rather than the API."""
 
 from drf_spectacular import openapi
-from drf_spectacular.plumbing import build_object_type
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import build_basic_type, build_object_type, get_lib_doc_excludes
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
+
+from .serializers import BriefSlugRelatedField, ModelCleanSerializer
+from .viewsets import CuratedViewSetMixin
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -77,3 +80,55 @@ class AutoSchema(openapi.AutoSchema):
         if self.method == "DELETE":
             errors[409] = "Other records still refer to this one; the message names them."
         return dict(sorted(errors.items()))
+
+
+class SlugRelatedFieldSchema(OpenApiSerializerFieldExtension):
+    """A relation written as a slug takes the current records' slugs, listed as the filters list
+    theirs (see FilterSetParameters); read back, a brief relation is its brief serializer."""
+
+    target_class = serializers.SlugRelatedField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        if direction == "request" and field.queryset is not None:
+            slugs = field.get_queryset().values_list(field.slug_field, flat=True)
+            return {**build_basic_type(OpenApiTypes.STR), "enum": list(slugs)}
+        if isinstance(field, BriefSlugRelatedField):
+            return auto_schema.resolve_serializer(field.brief_serializer, direction).ref
+        return auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+
+
+def schema_doc_excludes() -> list[type]:
+    """Base classes whose docstrings describe the code, not an endpoint or a schema."""
+    return [*get_lib_doc_excludes(), CuratedViewSetMixin, ModelCleanSerializer]
+
+
+class FilterSetParameters(DjangoFilterExtension):
+    """Documents every filter with its allowed values, those read from the database included.
+
+    drf-spectacular leaves out values that come from a query (agents, targets, platforms...);
+    the schema is generated per request, so listing the current ones keeps it true.
+    """
+
+    priority = 1
+
+    def _get_explicit_filter_choices(self, filter_field):
+        queryset = getattr(filter_field, "queryset", None)
+        if queryset is not None:
+            field = filter_field.extra.get("to_field_name", "pk")
+            return list(queryset.values_list(field, flat=True))
+        choices = filter_field.extra.get("choices")
+        if callable(choices):
+            return [value for value, _ in choices()]
+        return super()._get_explicit_filter_choices(filter_field)
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        if filter_field.method == "search":
+            fields = ", ".join(field.replace("__", ".") for field in filterset_class.search_fields)
+            for parameter in parameters:
+                parameter["description"] = filterset_class.search_description.format(fields=fields)
+        return parameters

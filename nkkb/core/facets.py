@@ -15,16 +15,18 @@ takes 25 ms (selecting their ids) where grouping their link rows in SQL took 170
 import hashlib
 import threading
 from array import array
+from dataclasses import dataclass
 
 import django_filters
 from django.core.cache import caches
-from django.db.models import F, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import QueryDict
 from django.utils.http import urlencode
 from pyroaring import BitMap64
 
 from .caching import data_version
+from .links import filtered_list_url
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
 # pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
@@ -37,8 +39,8 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
 
     `facet_paths` maps a filter name to the lookups that give a result's values for it; a
     filter with several paths (a trial's targets come through agents and NK products) counts a
-    result once per value whichever path it came by. A FilterSet method `facet_rows_<name>`
-    replaces the paths where a value is derived rather than stored.
+    result once per value whichever path it came by. Where a value is derived rather than
+    stored, a function giving (facet_value, facet_result) row querysets replaces the lookups.
     """
     active = {
         name: filterset.data.getlist(name)
@@ -143,11 +145,10 @@ def clear_facet_indexes() -> None:
 
 
 def _read_index(filterset_class, name: str) -> dict[str, BitMap64]:
-    filterset = filterset_class(QueryDict(), queryset=filterset_class._meta.model.objects.all())
-    results = filterset.queryset.order_by()
-    rows_of = getattr(filterset, f"facet_rows_{name}", None)
+    paths = filterset_class.facet_paths[name]
+    all_results = filterset_class._meta.model._default_manager.order_by()
     ids: dict[str, array] = {}
-    for rows in rows_of(results) if rows_of else facet_rows(results, filterset.facet_paths[name]):
+    for rows in paths() if callable(paths) else facet_rows(all_results, paths):
         for value, result in rows.values_list("facet_value", "facet_result").iterator():
             ids.setdefault(value, array("Q")).append(result)
     return {value: BitMap64(values) for value, values in ids.items()}
@@ -176,3 +177,46 @@ def facet_rows(all_results: QuerySet, paths: tuple[str, ...]) -> list[QuerySet]:
             )
         )
     return rows
+
+
+@dataclass(frozen=True)
+class RecordFacet:
+    """A list's facet whose options are the records of a lower app's model: the trial list's
+    `agent` facet counts each agent's trials. The list's app registers it when Django starts
+    (AppConfig.ready), so the records' own pages and API show their counts and link to the list
+    without importing the app above them."""
+
+    filterset_class: type
+    name: str
+    # The list page's view name, and the records' reverse relation to the listed model.
+    list_view_name: str
+    related_name: str | None = None
+
+
+_record_facets: dict[type[Model], RecordFacet] = {}
+
+
+def register_record_facet(model: type[Model], facet: RecordFacet) -> None:
+    _record_facets[model] = facet
+
+
+def record_facet(model: type[Model]) -> RecordFacet:
+    return _record_facets[model]
+
+
+def record_counts(model: type[Model]) -> dict[str, int]:
+    """{slug: how many results the list finds for it} of every record of `model`."""
+    facet = record_facet(model)
+    return facet_count(facet.filterset_class, facet.name, {})
+
+
+def annotate_record_counts(records) -> None:
+    """Give each record (all of one model) its list's count (`list_count`) and link (`list_url`)."""
+    records = list(records)
+    if not records:
+        return
+    facet = record_facet(type(records[0]))
+    counts = record_counts(type(records[0]))
+    for record in records:
+        record.list_count = counts.get(record.slug, 0)
+        record.list_url = filtered_list_url(facet.list_view_name, **{facet.name: record.slug})

@@ -11,7 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 from simple_history.utils import get_m2m_reverse_field_name
 
-from trials.services import write_records_csv
+from .exports import write_records_csv
 
 PROVENANCE_FIELDSET = (
     "Provenance in the review",

@@ -21,7 +21,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date
 from rest_framework.settings import api_settings
 
-KNOWLEDGE_BASE_APPS = ("agents", "trials")
+from .knowledge_base import knowledge_base_models
+
 # Fields that say when a row was written: a history table's, else a curated table's.
 TIMESTAMP_FIELDS = ("history_date", "last_updated")
 RESPONSE_CACHE = "responses"
@@ -36,7 +37,8 @@ VARY_HEADERS = ("Accept", "Authorization", "Cookie")
 def _versioned_tables() -> list[tuple[str, str, str]]:
     """(table, primary key column, timestamp column) of every table a write adds a row to."""
     tables = []
-    for app_label in KNOWLEDGE_BASE_APPS:
+    app_labels = sorted({model._meta.app_label for model in knowledge_base_models()})
+    for app_label in app_labels:
         for model in apps.get_app_config(app_label).get_models():
             fields = {field.name: field for field in model._meta.concrete_fields}
             timestamp = next((fields[name] for name in TIMESTAMP_FIELDS if name in fields), None)
@@ -93,7 +95,7 @@ def _throttles_allow(request) -> bool:
     )
 
 
-class ConditionalGetMiddleware:
+class DataVersionCacheMiddleware:
     """ETag and Last-Modified on every public page and API read, from the data version.
 
     A request whose If-None-Match or If-Modified-Since still holds gets a 304 without running

@@ -5,7 +5,7 @@ from getpass import getpass
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from trials.services import curator_create
+from nkkb.core.accounts import curator_create
 
 
 class Command(BaseCommand):

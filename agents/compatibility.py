@@ -8,8 +8,8 @@ is engineered to be non-cleavable (sections 4 and 7).
 from collections import defaultdict
 from dataclasses import dataclass
 
-from agents.choices import AgentClass, CD16Status
-from agents.models import Agent, NKCellProduct
+from .choices import AgentClass, CD16Status
+from .models import Agent, NKCellProduct
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,6 @@ def pair_warnings(agent: Agent, product: NKCellProduct) -> list[CompatibilityWar
             )
         )
     return warnings
-
-
-def trial_warnings(trial) -> list[CompatibilityWarning]:
-    """Warnings for every agent x NK cell product pair of a trial (uses prefetched relations)."""
-    return [
-        warning
-        for link in trial.trial_agents.all()
-        for product in trial.nk_products.all()
-        for warning in pair_warnings(link.agent, product)
-    ]
 
 
 @dataclass(frozen=True)

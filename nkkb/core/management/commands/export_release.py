@@ -2,7 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from trials.services import ProblemsError, release_export
+from nkkb.core.problems import ProblemsError
+from nkkb.core.releases import release_export
 
 
 class Command(BaseCommand):

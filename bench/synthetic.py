@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 
-from .models import Result, Trial, TrialAgent
-from .services import knowledge_base_counts, seed_load
+from nkkb.core.knowledge_base import knowledge_base_counts
+from trials.models import Result, Trial, TrialAgent
+from trials.services.seed import seed_load
 
 # ClinicalTrials.gov numbers are far from NCT9xxxxxxx; synthetic trials take numbers from there.
 SYNTHETIC_NCT_PREFIX = "NCT9"

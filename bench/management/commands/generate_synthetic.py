@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from trials.synthetic import SyntheticRefused, synthetic_generate
+from bench.synthetic import SyntheticRefused, synthetic_generate
 
 
 class Command(BaseCommand):

@@ -1,0 +1,25 @@
+"""Curator accounts."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+
+CURATORS_GROUP = "curators"
+
+
+def curator_create(*, username: str, password: str, email: str = ""):
+    """A staff account in the curators group: it may edit the knowledge base, nothing else."""
+    group = Group.objects.filter(name=CURATORS_GROUP).first()
+    if group is None:
+        raise ValidationError(f"The {CURATORS_GROUP!r} group is missing; run manage.py migrate.")
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        raise ValidationError(f"A user named {username!r} already exists.")
+    user = user_model(username=username, email=email, is_staff=True)
+    validate_password(password, user)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    user.groups.add(group)
+    return user

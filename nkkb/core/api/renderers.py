@@ -1,0 +1,73 @@
+"""CSV of any serializer: one row per record, one column per (nested) field."""
+
+import csv
+import io
+from decimal import Decimal
+
+from rest_framework import renderers, serializers
+
+from .serializers import BriefSlugRelatedField
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    """One row per record, one column per field; nested fields get dotted column names.
+
+    A list becomes one cell, its items separated by "; " (a list inside a list item by ", "),
+    so that `agents.name` and `agents.role` line up item by item. The columns come from the
+    view's serializer, so they are the same whatever the rows hold, even with no row at all.
+    """
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+    separators = ("; ", ", ")
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        columns = csv_columns(renderer_context["view"].get_serializer())
+        rows = data if isinstance(data, list) else [data]
+        output = io.StringIO()
+        writer = csv.writer(output)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(
+                self.cell(lookup(row, column.split(".")), depth=0) for column in columns
+            )
+        return output.getvalue().encode(self.charset)
+
+    def cell(self, value, *, depth: int) -> str:
+        if isinstance(value, list):
+            separator = self.separators[min(depth, len(self.separators) - 1)]
+            return separator.join(self.cell(item, depth=depth + 1) for item in value)
+        if isinstance(value, Decimal):
+            return f"{value.normalize():f}"
+        return "" if value is None else str(value)
+
+
+def csv_columns(serializer) -> list[str]:
+    columns = []
+    for name, field in serializer.fields.items():
+        if field.write_only:
+            continue
+        nested = nested_serializer(field)
+        columns += [f"{name}.{column}" for column in csv_columns(nested)] if nested else [name]
+    return columns
+
+
+def nested_serializer(field):
+    if isinstance(field, serializers.ListSerializer):
+        return field.child
+    if isinstance(field, serializers.ManyRelatedField):
+        field = field.child_relation
+    if isinstance(field, BriefSlugRelatedField):
+        return field.brief_serializer()
+    if isinstance(field, serializers.BaseSerializer):
+        return field
+    return None
+
+
+def lookup(data, keys: list[str]):
+    if isinstance(data, list):
+        return [lookup(item, keys) for item in data]
+    if not keys or data is None:
+        return data
+    return lookup(data.get(keys[0]), keys[1:])

@@ -1,0 +1,168 @@
+"""Serializer fields and bases every model's serializer uses: links, counts, provenance,
+versions, and validation as admin does it."""
+
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import BigIntegerField
+from django.utils.functional import cached_property
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..facets import record_counts
+from ..links import filtered_list_url, record_url
+from ..models import CuratedModel, ReviewSection
+from .exceptions import api_errors
+
+
+class RecordURLField(serializers.HyperlinkedIdentityField):
+    """The record's API URL, its view's pattern reversed once (see nkkb.core.links)."""
+
+    def get_url(self, obj, view_name, request, format):
+        if format or obj.pk is None:
+            return super().get_url(obj, view_name, request, format)
+        url = record_url(view_name, str(getattr(obj, self.lookup_field)))
+        return request.build_absolute_uri(url) if request else url
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class HTMLURLField(serializers.ReadOnlyField):
+    """The record's page on the site (its `get_absolute_url`), as an absolute URL."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="get_absolute_url", **kwargs)
+
+    def to_representation(self, value):
+        return self.context["request"].build_absolute_uri(value)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class FacetCountField(serializers.ReadOnlyField):
+    """How many records the list registered for this model's records finds for this one
+    (nkkb.core.facets.RecordFacet): the list's facet count, kept per data version, so a list of
+    records runs no query per record."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="slug", **kwargs)
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        return record_counts(self.parent.Meta.model)
+
+    def to_representation(self, slug):
+        return self.counts.get(slug, 0)
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class FilteredListURLField(serializers.ReadOnlyField):
+    """A list of the API filtered to this record (`<list>?<parameter>=<slug>`)."""
+
+    def __init__(self, view_name: str, parameter: str, **kwargs):
+        self.view_name, self.parameter = view_name, parameter
+        super().__init__(source="slug", **kwargs)
+
+    @cached_property
+    def site(self) -> str:
+        return self.context["request"].build_absolute_uri("/").removesuffix("/")
+
+    def to_representation(self, slug):
+        return self.site + filtered_list_url(self.view_name, **{self.parameter: slug})
+
+
+class BriefSlugRelatedField(serializers.SlugRelatedField):
+    """A relation written as the related records' slugs and read as their brief serializer."""
+
+    def __init__(self, brief_serializer, **kwargs):
+        self.brief_serializer = brief_serializer
+        super().__init__(slug_field="slug", **kwargs)
+
+    @cached_property
+    def _brief(self):
+        # One serializer for every related record: building one per record (its fields
+        # introspected from the model each time) was a third of a trial list's serialization.
+        return self.brief_serializer(context=self.context)
+
+    def to_representation(self, obj):
+        return self._brief.to_representation(obj)
+
+
+class ProvenanceSerializer(serializers.Serializer):
+    """Where in the review a record's facts come from (the model's `source_*` fields)."""
+
+    section = serializers.ChoiceField(choices=ReviewSection.choices, source="source_section")
+    references = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), source="source_references", required=False
+    )
+    quote = serializers.CharField(
+        source="source_quote", max_length=CuratedModel._meta.get_field("source_quote").max_length
+    )
+    summary = serializers.CharField(source="source_summary")
+
+
+class VersionField(serializers.IntegerField):
+    """A record's `version` (optimistic locking), bounded so that the version a change is based
+    on and the next one (at least one more) fit the database column: beyond it, the database
+    would refuse the query instead of the API refusing the value."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False,
+            min_value=0,
+            max_value=BigIntegerField.MAX_BIGINT - 1,
+            help_text=(
+                "The record's version. Send the version you read with every change: a change "
+                "based on a version that is no longer current is refused (409), so no "
+                "concurrent edit is lost."
+            ),
+            **kwargs,
+        )
+
+
+class ModelCleanSerializer(serializers.ModelSerializer):
+    """Validates as admin does, with the model's `full_clean` (constraints included), and
+    reports each problem under the API's name for the field. Saves all or nothing.
+
+    Changes to a record with a `version` must say which version they are based on.
+    """
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is not None and "version" in self.fields and "version" not in attrs:
+            raise serializers.ValidationError(
+                {"version": ["Send the version of the record you read."]}
+            )
+        model = self.Meta.model
+        instance = copy.copy(self.instance) if self.instance is not None else model()
+        concrete = {field.name for field in model._meta.concrete_fields}
+        for name, value in attrs.items():
+            if name in concrete:
+                setattr(instance, name, value)
+        api_names = self.api_names()
+        try:
+            instance.full_clean(exclude=concrete - set(api_names))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(api_errors(error, api_names)) from None
+        return attrs
+
+    def api_names(self) -> dict[str, tuple[str, ...]]:
+        """{model field: its path in the API} for every field this serializer writes."""
+        names = {}
+        for name, field in self.fields.items():
+            if field.read_only:
+                continue
+            if field.source == "*" and isinstance(field, serializers.Serializer):
+                for sub_name, sub in field.fields.items():
+                    names[sub.source] = (name, sub_name)
+            else:
+                names[field.source] = (name,)
+        return names
+
+    def create(self, validated_data):
+        with transaction.atomic():
+            return super().create(validated_data)
+
+    def update(self, instance, validated_data):
+        with transaction.atomic():
+            return super().update(instance, validated_data)

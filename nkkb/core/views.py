@@ -1,0 +1,39 @@
+"""The base of every list page."""
+
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.export import ExportMixin
+
+from .tables import MAX_EXPORT_ROWS
+
+
+class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
+    """A list page: its model's FilterSet narrows it, a table sorts and pages it, CSV exports it.
+
+    An invalid filter value leaves the list empty and the form says what was wrong.
+    """
+
+    template_name = "object_list.html"
+    export_formats = ("csv",)
+    export_trigger_param = "export"
+    title = ""
+
+    def get_export_filename(self, export_format):
+        return f"nkkb-{self.model._meta.model_name}s.{export_format}"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["title"] = self.title
+        query = self.request.GET.copy()
+        query[self.export_trigger_param] = "csv"
+        context["export_query"] = query.urlencode()
+        context["max_export_rows"] = MAX_EXPORT_ROWS
+        return context
+
+    def render_to_response(self, context, **kwargs):
+        """A selection too large to export gets its page back (400) saying so, not a file."""
+        export_requested = self.request.GET.get(self.export_trigger_param)
+        if export_requested and context["table"].paginator.count > MAX_EXPORT_ROWS:
+            context["export_refused"] = True
+            return super(ExportMixin, self).render_to_response(context, status=400, **kwargs)
+        return super().render_to_response(context, **kwargs)
