@@ -1,9 +1,9 @@
 from django import forms
 from django.db.models import Prefetch
-from django.views.generic import DetailView, TemplateView
+from django.views.generic import TemplateView
 
 from nkkb.core.facets import annotate_record_counts, record_facet
-from nkkb.core.views import FilteredTableView
+from nkkb.core.views import FilteredTableView, RecordDetailView
 
 from .compatibility import class_suitability, pair_warnings
 from .filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
@@ -33,7 +33,7 @@ class TargetListView(FilteredTableView):
     title = "Targets"
 
 
-class TargetDetailView(DetailView):
+class TargetDetailView(RecordDetailView):
     def get_queryset(self):
         return Target.objects.prefetch_related(
             Prefetch("agents", queryset=Agent.objects.prefetch_related(first_listed(Agent))),
@@ -58,7 +58,7 @@ class AgentListView(FilteredTableView):
     title = "Agents"
 
 
-class AgentDetailView(DetailView):
+class AgentDetailView(RecordDetailView):
     def get_queryset(self):
         return Agent.objects.prefetch_related("targets", first_listed(Agent))
 
@@ -75,7 +75,7 @@ class NKCellProductListView(FilteredTableView):
     title = "NK cell products"
 
 
-class NKCellProductDetailView(DetailView):
+class NKCellProductDetailView(RecordDetailView):
     def get_queryset(self):
         return NKCellProduct.objects.prefetch_related("targets", first_listed(NKCellProduct))
 

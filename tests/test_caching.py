@@ -15,7 +15,6 @@ from trials.models import Condition, Result, Trial
 
 pytestmark = pytest.mark.django_db
 
-MIDDLEWARE = "nkkb.core.caching.DataVersionCacheMiddleware"
 NCT = "NCT02138734"
 URLS = [
     "/",
@@ -29,15 +28,17 @@ URLS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def conditional_get(settings):
-    if MIDDLEWARE not in settings.MIDDLEWARE:
-        settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
-
-
 @pytest.fixture
 def api():
     return APIClient()
+
+
+def test_the_cache_answers_after_every_other_middleware_has_run(settings):
+    """Innermost, so that an answer from the cache passes through the other middleware too."""
+    assert (
+        settings.MIDDLEWARE[-1]
+        == f"{caching.__name__}.{caching.DataVersionCacheMiddleware.__name__}"
+    )
 
 
 def curator_token_client() -> APIClient:

@@ -3,7 +3,7 @@ from collections import Counter
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
-from django.views.generic import DetailView, TemplateView
+from django.views.generic import TemplateView
 
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct, Target
@@ -11,7 +11,7 @@ from nkkb.core.charts import stacked_bars
 from nkkb.core.facets import count_facets, facet_counts
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.links import filtered_list_url
-from nkkb.core.views import FilteredTableView
+from nkkb.core.views import FilteredTableView, RecordDetailView
 
 from .choices import Phase, TherapyClass
 from .filtersets import TrialFilterSet
@@ -65,7 +65,7 @@ def facet_choices(field):
     return [(value, label) for value, label in field.choices if value != ""]
 
 
-class TrialDetailView(DetailView):
+class TrialDetailView(RecordDetailView):
     queryset = Trial.objects.with_related()
     slug_field = "nct_id"
     slug_url_kwarg = "nct_id"
@@ -78,12 +78,6 @@ class TrialDetailView(DetailView):
         if nct_id != self.kwargs["nct_id"]:
             return redirect("trials:trial_detail", nct_id=nct_id, permanent=True)
         return super().get(request, *args, **kwargs)
-
-    def get_object(self, queryset=None):
-        try:
-            return super().get_object(queryset)
-        except Http404:
-            raise Http404(f"NKKB has no trial {self.kwargs['nct_id']}.") from None
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -1,5 +1,7 @@
-"""The base of every list page."""
+"""The bases of every list page and record page."""
 
+from django.http import Http404
+from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
@@ -37,3 +39,15 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
             context["export_refused"] = True
             return super(ExportMixin, self).render_to_response(context, status=400, **kwargs)
         return super().render_to_response(context, **kwargs)
+
+
+class RecordDetailView(DetailView):
+    """A record's page; a key that names no record is a 404 that says so."""
+
+    def get_object(self, queryset=None):
+        try:
+            return super().get_object(queryset)
+        except Http404:
+            key = self.kwargs.get(self.slug_url_kwarg) or self.kwargs.get(self.pk_url_kwarg)
+            name = (queryset if queryset is not None else self.get_queryset()).model._meta
+            raise Http404(f"NKKB has no {name.verbose_name} {key!r}.") from None
