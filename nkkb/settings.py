@@ -120,15 +120,14 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite reads the file through memory mapping rather than a read() per page: a fifth off
-    # a filtered list's queries at 100,000 trials (BENCHMARKS.md). The mapped pages are the
-    # operating system's file cache, shared by all workers, not memory of each.
+    # SQLite reads the file through memory mapping rather than a read() per page, which
+    # shortens a filtered list's queries at scale (BENCHMARKS.md, "Figures behind the code").
+    # The mapped pages are the operating system's file cache, shared by all workers.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA mmap_size=268435456"
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A web request's queries are short and many run at once: parallel workers for one query
-    # take the CPUs the other requests need. Without them, at 100,000 trials with four clients
-    # on two CPUs, the filtered API list went from 17 to 26 requests/s and the list page from
-    # 2.3 to 1.2 s (BENCHMARKS.md). `?options=...` in DATABASE_URL overrides it.
+    # take the CPUs the other requests need, and lists under load got faster without them
+    # (BENCHMARKS.md, "Figures behind the code"). `?options=...` in DATABASE_URL overrides it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "options", "-c max_parallel_workers_per_gather=0"
     )

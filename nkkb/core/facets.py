@@ -5,11 +5,9 @@ filter can be combined (they are OR-ed) while the other filters narrow the count
 options are AND-ed (listed in the FilterSet's `conjoined_facets`) counts within its own selection.
 
 Counting reads no rows of the selection: each process keeps, per data version, the ids of the
-results that have each option (compressed bitmaps, a megabyte at 100,000 trials, built in about a
-second on the first count after a write), and an option's count is the size of its ids'
-intersection with the selection's. Counting the facets of the 17,310 engager trials that way
-takes 25 ms (selecting their ids) where grouping their link rows in SQL took 170 ms on SQLite and
-520 ms on PostgreSQL (BENCHMARKS.md).
+results that have each option (compressed bitmaps, built on the first count after a write), and
+an option's count is the size of its ids' intersection with the selection's: much faster than
+grouping the selection's link rows in SQL (BENCHMARKS.md, "Facet counts").
 """
 
 import hashlib
@@ -30,7 +28,7 @@ from .links import filtered_list_url
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
 # pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
-# the selection (25 ms for the 17,310 engager trials of 100,000).
+# the selection.
 FACET_CACHE = "facets"
 
 

@@ -1,7 +1,8 @@
 """Links between pages: a record's URL, and a list filtered to some records.
 
 A record's URL comes from its view's pattern reversed once: reverse() per record, through
-Django's request-local URL state, was a third of the time a 50-row API page took to serialize.
+Django's request-local URL state, was a large share of an API page's serialization
+(BENCHMARKS.md, "Figures behind the code").
 """
 
 from functools import lru_cache

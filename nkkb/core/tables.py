@@ -5,7 +5,8 @@ from django_tables2.utils import OrderBy, OrderByTuple
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
-# A CSV export is built in memory: 5,000 trials take a worker about 4 s and 100 MB more.
+# A CSV export is built in memory: larger selections cost a worker seconds and memory
+# (BENCHMARKS.md, "Figures behind the code").
 MAX_EXPORT_ROWS = 5_000
 
 

@@ -81,7 +81,8 @@ class BriefSlugRelatedField(serializers.SlugRelatedField):
     @cached_property
     def _brief(self):
         # One serializer for every related record: building one per record (its fields
-        # introspected from the model each time) was a third of a trial list's serialization.
+        # introspected from the model each time) was costly (BENCHMARKS.md, "Figures behind
+        # the code").
         return self.brief_serializer(context=self.context)
 
     def to_representation(self, obj):
