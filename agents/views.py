@@ -97,6 +97,7 @@ class CompatibilityView(TemplateView):
     """Check any agent x NK cell product pair against the compatibility rules."""
 
     template_name = "agents/compatibility.html"
+    query_parameters = ("agent", "product")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -8,6 +8,7 @@ request failed: a status other than 2xx/3xx, a timeout or a refused connection.
 
     .venv/bin/python bench/load_test.py                  # 200 clients for 30 seconds
     .venv/bin/python bench/load_test.py --clients 50 --duration 10 --json results.json
+    .venv/bin/python bench/load_test.py --cache-busting  # a random unread parameter per request
 """
 
 import argparse
@@ -67,7 +68,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn_serving_the_seed(workers: int):
+def gunicorn_serving_the_seed(workers: int, rate_limited: bool = True):
     """gunicorn on a fresh, seeded SQLite file; yields its base URL and its log file."""
     folder = Path(tempfile.mkdtemp(prefix="nkkb-load-"))
     port = free_port()
@@ -78,8 +79,10 @@ def gunicorn_serving_the_seed(workers: int):
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
-        # The load comes from one address; the anonymous rate limit would answer it 429.
-        "API_ANON_THROTTLE_RATE": "1000000/second",
+        # The load comes from one address; the anonymous rate limit would answer it 429. Counted
+        # all the same (a write per request), unless --no-rate-limit turns the limits off.
+        "API_ANON_THROTTLE_RATE": "1000000/second" if rate_limited else "",
+        "PAGES_ANON_THROTTLE_RATE": "1000000/second" if rate_limited else "",
     }
     log = folder / "gunicorn.log"
     server = None
@@ -142,15 +145,26 @@ def seed_keys(base_url: str) -> tuple[list[str], list[str]]:
     return slugs("trials", "nct_id"), slugs("agents", "slug")
 
 
-async def client(http, mix, deadline, results, errors):
+def busting(url: str) -> str:
+    """`url` with a parameter no view reads and a random value, as a cache-busting client sends
+    (the pages ignore it; the API refuses it with a 400, which counts as an error here)."""
+    return f"{url}{'&' if '?' in url else '?'}cb={secrets.token_hex(8)}"
+
+
+async def client(http, mix, deadline, results, errors, refused, cache_busting=False):
     kinds, weights, urls = zip(*mix, strict=True)
     while time.monotonic() < deadline:
         index = random.choices(range(len(kinds)), weights)[0]
         url = urls[index]()
+        if cache_busting:
+            url = busting(url)
         started = time.monotonic()
         try:
             response = await http.get(url)
             failure = None if response.status_code < 400 else f"HTTP {response.status_code}"
+            if cache_busting and response.status_code == 400 and url.startswith("/api/"):
+                failure = None  # the API's answer to a parameter it does not read
+                refused[kinds[index]] += 1
         except httpx.HTTPError as error:
             failure = type(error).__name__
         results[kinds[index]].append(time.monotonic() - started)
@@ -158,17 +172,22 @@ async def client(http, mix, deadline, results, errors):
             errors[(kinds[index], failure)] += 1
 
 
-async def run_load(base_url, mix, *, clients: int, duration: float, timeout: float):
-    results, errors = defaultdict(list), Counter()
+async def run_load(
+    base_url, mix, *, clients: int, duration: float, timeout: float, cache_busting: bool = False
+):
+    results, errors, refused = defaultdict(list), Counter(), Counter()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as http:
         started = time.monotonic()
         deadline = started + duration
         await asyncio.gather(
-            *(client(http, mix, deadline, results, errors) for _ in range(clients))
+            *(
+                client(http, mix, deadline, results, errors, refused, cache_busting)
+                for _ in range(clients)
+            )
         )
         elapsed = time.monotonic() - started
-    return results, errors, elapsed
+    return results, errors, refused, elapsed
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -187,10 +206,12 @@ def summary(latencies: list[float]) -> dict:
     }
 
 
-def report(results, errors, elapsed, arguments) -> dict:
+def report(results, errors, refused, elapsed, arguments) -> dict:
     everything = [latency for latencies in results.values() for latency in latencies]
     return {
         "clients": arguments.clients,
+        "cache_busting": arguments.cache_busting,
+        "rate_limited": not arguments.no_rate_limit,
         "duration_s": round(elapsed, 1),
         "workers": arguments.workers,
         # The load generator shares the machine with gunicorn: what it took is not served.
@@ -203,6 +224,8 @@ def report(results, errors, elapsed, arguments) -> dict:
         },
         "by_kind": {kind: summary(latencies) for kind, latencies in sorted(results.items())},
         "errors": {f"{kind}: {failure}": count for (kind, failure), count in errors.items()},
+        # API requests refused (400) for their unread parameter, in --cache-busting mode.
+        "refused_400": dict(refused),
     }
 
 
@@ -220,6 +243,7 @@ def print_report(figures: dict) -> None:
         f"{figures['clients']} clients for {figures['duration_s']} s against gunicorn with "
         f"{figures['workers']} workers ({figures['machine']['cpus']} CPUs, "
         f"{figures['machine']['memory_gib']} GiB)"
+        + (", a random unread parameter on every request" if figures["cache_busting"] else "")
     )
     print(
         f"requests {total['requests']}, errors {total['errors']}, "
@@ -233,6 +257,8 @@ def print_report(figures: dict) -> None:
         )
     for error, count in figures["errors"].items():
         print(f"error: {error} x {count}")
+    for kind, count in figures["refused_400"].items():
+        print(f"refused (400, unread parameter): {kind} x {count}")
 
 
 def main() -> int:
@@ -250,21 +276,33 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--seed", type=int, default=7, help="random seed of the request mix")
+    parser.add_argument(
+        "--no-rate-limit", action="store_true", help="turn the anonymous rate limits off"
+    )
+    parser.add_argument(
+        "--cache-busting",
+        action="store_true",
+        help="add a random unread parameter to every page request (API requests: see busting())",
+    )
     arguments = parser.parse_args()
     random.seed(arguments.seed)
 
-    with gunicorn_serving_the_seed(arguments.workers) as (base_url, log):
+    with gunicorn_serving_the_seed(arguments.workers, not arguments.no_rate_limit) as (
+        base_url,
+        log,
+    ):
         mix = request_mix(*seed_keys(base_url))
-        results, errors, elapsed = asyncio.run(
+        results, errors, refused, elapsed = asyncio.run(
             run_load(
                 base_url,
                 mix,
                 clients=arguments.clients,
                 duration=arguments.duration,
                 timeout=arguments.timeout,
+                cache_busting=arguments.cache_busting,
             )
         )
-        figures = report(results, errors, elapsed, arguments)
+        figures = report(results, errors, refused, elapsed, arguments)
         print_report(figures)
         if errors:
             print(f"--- end of {log.name} ---\n{log.read_text()[-3000:]}")

@@ -51,14 +51,18 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "concurrency",
+    "axes",
     "nkkb.core",
     "agents",
     "trials",
+    "registry",
     # Benchmark tooling (generate_synthetic): no models, no URLs.
     "bench",
 ]
 
 MIDDLEWARE = [
+    # Outermost: every log line of a request, and its response, carry the request's id.
+    "nkkb.core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -69,13 +73,27 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Bounded work: oversized or unknown parameters and bodies are refused before any query,
+    # anonymous pages are rate-limited, and no query outlives the request's time budget.
+    "nkkb.core.limits.RequestLimitsMiddleware",
+    "nkkb.core.throttling.PageRateLimitMiddleware",
+    "nkkb.core.deadlines.RequestDeadlineMiddleware",
     "nkkb.core.middleware.DatabaseUnavailableMiddleware",
+    # Admin logins: failed attempts counted per account and address (django-axes, below).
+    "axes.middleware.AxesMiddleware",
     # Innermost, so that answers from the cache pass through every other middleware as well.
     "nkkb.core.caching.DataVersionCacheMiddleware",
 ]
 
+AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out account and address is refused before its password is checked.
+    "nkkb.core.accounts.LoginAttemptsBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 CACHES = {
-    # Rate-limit counts; per process (see README, Deployment).
+    # Nothing that must hold across workers lives in a cache: rate-limit counts are in the
+    # database (nkkb.core.throttling), responses and facet counts are keyed by data version.
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     # Rendered anonymous responses, keyed by data version (nkkb.core.caching): a write retires them.
     "responses": {
@@ -119,17 +137,35 @@ DATABASES = {
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
     )
 }
+# Seconds a request may spend; a query still running then is stopped and the request answered
+# 503 (nkkb.core.deadlines), well before gunicorn's 30-second timeout would kill the worker.
+REQUEST_TIME_LIMIT = float(os.environ.get("REQUEST_TIME_LIMIT", "10"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite reads the file through memory mapping rather than a read() per page, which
-    # shortens a filtered list's queries at scale (BENCHMARKS.md, "Figures behind the code").
-    # The mapped pages are the operating system's file cache, shared by all workers.
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA mmap_size=268435456"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Memory mapping: SQLite reads the file through the operating system's file cache,
+            # shared by all workers, rather than a read() per page, which shortens a filtered
+            # list's queries at scale (BENCHMARKS.md, "Figures behind the code").
+            # WAL: readers never wait for a writer, nor a writer for readers.
+            "init_command": (
+                "PRAGMA mmap_size=268435456; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
+            ),
+            # A transaction takes the write lock when it begins: two writers then queue (up to
+            # `timeout` seconds) instead of one failing "database is locked" when it upgrades a
+            # read lock the other one blocks.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A web request's queries are short and many run at once: parallel workers for one query
     # take the CPUs the other requests need, and lists under load got faster without them
-    # (BENCHMARKS.md, "Figures behind the code"). `?options=...` in DATABASE_URL overrides it.
+    # (BENCHMARKS.md, "Figures behind the code"). No statement may outlive a request's budget.
+    # `?options=...` in DATABASE_URL overrides both.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "options", "-c max_parallel_workers_per_gather=0"
+        "options",
+        "-c max_parallel_workers_per_gather=0 "
+        f"-c statement_timeout={round(REQUEST_TIME_LIMIT * 1000)}",
     )
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -188,14 +224,18 @@ NKKB_KNOWLEDGE_BASE = {
     "agents.Target": "targets",
     "agents.Agent": "agents",
     "agents.NKCellProduct": "nk_products",
+    "registry.RegistryRecord": "registry_records",
     "trials.Condition": "conditions",
     "trials.Trial": "trials",
     "trials.TrialAgent": "trial_agents",
     "trials.Result": "results",
+    "trials.Caveat": "caveats",
 }
 
 # Where the curated seed lives, and the review it was curated from (used to check provenance).
 NKKB_FIXTURES_DIR = BASE_DIR / "fixtures"
+# The ClinicalTrials.gov API v2 that sync_ctgov and discover_ctgov read (tests point it elsewhere).
+NKKB_CTGOV_API_URL = os.environ.get("NKKB_CTGOV_API_URL", "https://clinicaltrials.gov/api/v2")
 NKKB_REVIEW_PATH = Path(
     os.environ.get("NKKB_REVIEW_PATH", BASE_DIR.parent / "shared" / "000_c67bac30c1f4f8a6.txt")
 )
@@ -215,9 +255,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "nkkb.core.api.pagination.PageNumberPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.AnonRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"anon": os.environ.get("API_ANON_THROTTLE_RATE", "120/minute")},
+    "DEFAULT_PARSER_CLASSES": ["nkkb.core.api.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["nkkb.core.throttling.AnonRateThrottle"],
+    # Counted in the database, shared by every worker; "pages" is the HTML pages' rate. An empty
+    # value turns a limit off (and its write per request: BENCHMARKS.md).
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_ANON_THROTTLE_RATE", "120/minute") or None,
+        "pages": os.environ.get("PAGES_ANON_THROTTLE_RATE", "120/minute") or None,
+    },
     # Clients are told apart by REMOTE_ADDR; behind N reverse proxies, the Nth address from the
     # end of X-Forwarded-For (a client could forge the rest of that header).
     "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
@@ -228,6 +273,14 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
+    # One schema component per vocabulary that several fields share.
+    "ENUM_NAME_OVERRIDES": {
+        "RegistryStatusEnum": "registry.choices.OverallStatus",
+        "ActualityEnum": "registry.choices.Actuality",
+        "DiscrepancyKindEnum": "trials.choices.DiscrepancyKind",
+        "SourceKindEnum": "registry.choices.SourceKind",
+        "TargetKindEnum": "agents.choices.TargetKind",
+    },
     "TITLE": "NKKB API",
     "DESCRIPTION": (
         "Therapies that enhance NK cell cytotoxicity against cancer, and the clinical trials "
@@ -248,4 +301,82 @@ SPECTACULAR_SETTINGS = {
     # The docs page loads Swagger UI from the app itself: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
+# Bodies larger than this are refused (413 on the API) before they are read.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024))
+# A 403 for a missing CSRF token is JSON under /api/, a page elsewhere.
+CSRF_FAILURE_VIEW = "nkkb.core.errors.csrf_failure"
+
+# Admin logins (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one account from one
+# address, that pair is locked out for AXES_COOLOFF_TIME hours (429); `manage.py axes_reset`
+# unlocks (README, Deployment). Per pair, so that nobody can lock a curator out from elsewhere.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("AXES_COOLOFF_TIME", "1"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "429.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client's address as the API's rate limit reads it (API_NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "nkkb.core.throttling.client_address"
+AXES_VERBOSE = False
+
+# Errors: every 500 is logged with its traceback to stdout, as JSON lines carrying the request's
+# id (nkkb.core.logging); ADMINS ("Name <address>, ...") are also mailed each one (EMAIL_* below).
+# ERROR_REPORT_HANDLER names a logging handler class to send them elsewhere as well, e.g.
+# `sentry_sdk.integrations.logging.EventHandler` (README, Deployment).
+ADMINS = [
+    (address.split("<")[0].strip() or address, address.split("<")[-1].rstrip(">").strip())
+    for address in env_list("ADMINS", [])
+]
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", "root@localhost")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_flag("EMAIL_USE_TLS")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+ERROR_HANDLERS = ["stdout"]
+if ADMINS:
+    ERROR_HANDLERS.append("mail_admins")
+if os.environ.get("ERROR_REPORT_HANDLER"):
+    ERROR_HANDLERS.append("error_report")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "nkkb.core.logging.RequestIdFilter"}},
+    "formatters": {"json": {"()": "nkkb.core.logging.JSONFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["request_id"],
+        },
+        **(
+            {
+                "error_report": {
+                    "class": os.environ["ERROR_REPORT_HANDLER"],
+                    "level": "ERROR",
+                    "filters": ["request_id"],
+                }
+            }
+            if os.environ.get("ERROR_REPORT_HANDLER")
+            else {}
+        ),
+    },
+    "root": {"handlers": ["stdout"], "level": "WARNING"},
+    "loggers": {
+        # Unhandled exceptions (500, with traceback), and 4xx answers as warnings.
+        "django.request": {"handlers": ERROR_HANDLERS, "level": "WARNING", "propagate": False},
+        "django.security": {"handlers": ERROR_HANDLERS, "level": "WARNING", "propagate": False},
+        # One line per request (nkkb.core.logging.RequestLogMiddleware), 503s and refusals.
+        "nkkb": {"handlers": ERROR_HANDLERS, "level": LOG_LEVEL, "propagate": False},
+        "axes": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
+    },
 }

@@ -9,3 +9,9 @@ urlpatterns = [
     path("api/", include("nkkb.api_urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Errors are JSON under /api/, pages elsewhere (nkkb.core.errors).
+handler400 = "nkkb.core.errors.bad_request"
+handler403 = "nkkb.core.errors.permission_denied"
+handler404 = "nkkb.core.errors.page_not_found"
+handler500 = "nkkb.core.errors.server_error"

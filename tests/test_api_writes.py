@@ -205,7 +205,8 @@ def test_only_curators_change(clients, endpoint, role, method):
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=ENDPOINT_IDS)
 def test_only_curators_delete(clients, endpoint, role):
     create(endpoint, clients["curator"])
-    response = clients[role].delete(endpoint.detail(endpoint.key))
+    version = endpoint.model.objects.get(**{endpoint.lookup: endpoint.key}).version
+    response = clients[role].delete(f"{endpoint.detail(endpoint.key)}?version={version}")
     exists = endpoint.model.objects.filter(**{endpoint.lookup: endpoint.key}).exists()
     if role == "curator":
         assert response.status_code == 204 and not exists
@@ -376,7 +377,8 @@ def test_a_patch_is_validated_against_the_whole_record(as_curator):
 
 
 def test_deleting_an_agent_that_trials_use_is_a_conflict_that_names_them(as_curator):
-    response = as_curator.delete(f"{V1}/agents/rituximab/")
+    version = Agent.objects.get(slug="rituximab").version
+    response = as_curator.delete(f"{V1}/agents/rituximab/?version={version}")
     assert response.status_code == 409
     assert "rituximab in NCT03019640" in response.json()["detail"]
     assert Agent.objects.filter(slug="rituximab").exists()

@@ -1,5 +1,6 @@
 """Faults: what users see while the database is unreachable, and that the site recovers."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -95,20 +96,20 @@ import django
 
 django.setup()
 from django.core.management import call_command
-from trials.models import Trial
-from trials.services.ctgov_import import ctgov_import
+from registry.models import RegistryRecord
+from registry.sync import registry_files_read
 
 call_command("migrate", verbosity=0)
 call_command("load_seed", verbosity=0)
 
-save = Trial.save
+save = RegistryRecord.save
 
 def save_then_die(self, *args, **kwargs):
     save(self, *args, **kwargs)
-    os._exit(137)  # the process dies right after writing a trial, as under SIGKILL
+    os._exit(137)  # the process dies right after writing a record, as under SIGKILL
 
-Trial.save = save_then_die
-ctgov_import(paths=[Path(sys.argv[1])], apply=True)
+RegistryRecord.save = save_then_die
+registry_files_read(paths=[Path(sys.argv[1])], apply=True)
 """
 
 
@@ -116,6 +117,8 @@ def test_an_import_killed_half_way_leaves_the_database_as_it_was(tmp_path, setti
     database = tmp_path / "crash.sqlite3"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
     page = settings.BASE_DIR / "tests" / "ctgov" / "studies_page.json"
+    read = json.loads(page.read_text(encoding="utf-8"))["studies"]
+    in_file = {study["protocolSection"]["identificationModule"]["nctId"] for study in read}
 
     result = subprocess.run(
         [sys.executable, "-c", CRASH_DURING_IMPORT, str(page)], env=env, cwd=settings.BASE_DIR
@@ -123,5 +126,10 @@ def test_an_import_killed_half_way_leaves_the_database_as_it_was(tmp_path, setti
 
     assert result.returncode == 137
     with sqlite3.connect(database) as db:
-        trials = {row[0] for row in db.execute("SELECT nct_id FROM trials_trial")}
-    assert len(trials) == 58 and "NCT09900002" not in trials
+        records = dict(db.execute("SELECT nct_id, source_kind FROM registry_registryrecord"))
+        history = db.execute("SELECT COUNT(*) FROM registry_historicalregistryrecord").fetchone()
+        trials = db.execute("SELECT COUNT(*) FROM trials_trial").fetchone()[0]
+    # The seed's snapshot records stand as loaded; nothing of the file was kept, half or whole.
+    assert set(records.values()) <= {"archived-page", "mirror", "other-registry"}
+    assert all(records.get(nct_id) != "file" for nct_id in in_file)
+    assert history[0] == len(records) and trials == 58

@@ -35,8 +35,9 @@ CASES = [
     ("trials", "nk_product=cynk-001", {"NCT04310592"}),
     ("trials", "cd16_status=high-affinity-non-cleavable", {"NCT05182073"}),
     ("trials", "cd16_status=high-affinity", {"NCT04390399", "NCT05618925"}),
-    ("trials", "phase=2-3", {"NCT03022825"}),
-    ("trials", "phase=3&phase=2-3", {"NCT03022825", "NCT04590963", "NCT05221840"}),
+    # Phase and status are best-known: the review's, else the registry snapshot's.
+    ("trials", "phase=2-3", {"NCT03022825", "NCT05096663"}),
+    ("trials", "phase=3&phase=2-3", {"NCT03022825", "NCT04590963", "NCT05096663", "NCT05221840"}),
     ("trials", "status=TERMINATED", {"NCT04590963", "NCT03214666"}),
     ("trials", "condition=mycosis-fungoides", {"NCT04185220", "NCT04101331"}),
     ("trials", "target=bcma", {"NCT05182073", "NCT05839626", "NCT04975399"}),
@@ -45,6 +46,14 @@ CASES = [
     ("trials", "q=bladder", {"NCT02138734", "NCT03022825"}),
     ("trials", "q=cynk", {"NCT04310592", "NCT05207722"}),
     ("trials", "q=no-such-thing", set()),
+    # What only the registry snapshot says.
+    ("trials", "sponsor=ImmunityBio, Inc.", {"NCT02138734", "NCT04390399"}),
+    ("trials", "country=Germany", {"NCT02321592", "NCT04101331"}),
+    (
+        "trials",
+        "enrollment_min=100&enrollment_max=200",
+        {"NCT05020678", "NCT05086692", "NCT05182073", "NCT05221840"},
+    ),
     ("agents", "agent_class=engager&platform=ANKET", {"iph6501", "sar445514", "sar443579"}),
     ("agents", "target=nkg2a", {"monalizumab"}),
     ("agents", "target=pd-l1", {"avelumab", "durvalumab"}),

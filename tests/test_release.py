@@ -12,19 +12,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from nkkb.core.knowledge_base import knowledge_base_models
+from nkkb.core.releases import history_models
 from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
 
-MODELS = {
-    "agents.target",
-    "agents.agent",
-    "agents.nkcellproduct",
-    "trials.condition",
-    "trials.trial",
-    "trials.trialagent",
-    "trials.result",
-}
+MODELS = {model._meta.label_lower for model in knowledge_base_models()}
 
 
 def export_release(directory, *arguments):
@@ -48,12 +42,14 @@ def test_a_release_holds_json_and_csv_per_model_and_a_manifest_with_counts_and_c
     manifest = json.loads((release / "manifest.json").read_text())
     assert manifest["release"] == "nkkb-release-2025.1"
     assert {entry["path"] for entry in manifest["files"]} == set(release_files(release))
-    assert {entry["model"] for entry in manifest["files"]} == MODELS
+    histories = {model._meta.label_lower for model in history_models()}
+    assert {entry["model"] for entry in manifest["files"]} == MODELS | histories
     for entry in manifest["files"]:
         content = (release / entry["path"]).read_bytes()
         assert hashlib.sha256(content).hexdigest() == entry["sha256"]
         count = apps.get_model(entry["model"]).objects.count()
-        assert entry["records"] == count > 0
+        assert entry["records"] == count
+        assert count > 0 or entry["model"] in histories
         if entry["path"].endswith(".json"):
             records = json.loads(content)
             assert {record["model"] for record in records} == {entry["model"]}
@@ -71,12 +67,16 @@ def first_release(tmp_path):
     return tmp_path / "nkkb-release-first"
 
 
-def test_export_flush_load_export_gives_identical_files(tmp_path, first_release, request):
+def test_export_flush_restore_export_gives_identical_data_and_history(
+    tmp_path, first_release, request
+):
     # Emptied only after the first release was exported from the seed.
     request.getfixturevalue("empty_knowledge_base")
     assert not any(apps.get_model(label).objects.exists() for label in MODELS)
 
-    call_command("loaddata", *sorted(first_release.glob("json/*.json")), verbosity=0)
+    for model in history_models():
+        model.objects.all().delete()
+    call_command("restore_release", str(first_release), stdout=io.StringIO())
     export_release(tmp_path, "--tag", "second")
 
     second_release = tmp_path / "nkkb-release-second"
@@ -102,3 +102,23 @@ def test_a_tag_that_is_not_a_plain_name_is_refused(tmp_path):
     with pytest.raises(CommandError, match="may hold only letters"):
         export_release(tmp_path, "--tag", "../elsewhere")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_release_carries_the_history_and_a_restore_adds_none(tmp_path, request):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    trial.title = "An edit the release must remember"
+    trial.save()
+    exported = {model: model.objects.count() for model in history_models()}
+    export_release(tmp_path, "--tag", "with-history")
+    request.getfixturevalue("empty_knowledge_base")
+    for model in history_models():
+        model.objects.all().delete()
+
+    call_command(
+        "restore_release", str(tmp_path / "nkkb-release-with-history"), stdout=io.StringIO()
+    )
+
+    restored = Trial.objects.get(nct_id="NCT02138734")
+    assert restored.title == "An edit the release must remember"
+    assert restored.history.first().title == "An edit the release must remember"
+    assert {model: model.objects.count() for model in history_models()} == exported

@@ -58,13 +58,17 @@ def test_production_reads_its_database_and_hosts_from_the_environment():
     ]
 
 
-def test_sqlite_connections_read_the_file_through_memory_mapping(tmp_path):
+def test_sqlite_connections_read_through_memory_mapping_and_let_writers_queue(tmp_path):
+    """WAL, immediate transactions and a busy timeout: a second writer waits instead of
+    failing "database is locked" (tests/test_abuse.py races two against each other)."""
     script = (
         "import django; django.setup()\n"
         "from django.db import connection\n"
         "with connection.cursor() as cursor:\n"
-        "    cursor.execute('PRAGMA mmap_size')\n"
-        "    print(cursor.fetchone()[0])\n"
+        "    for pragma in ('mmap_size', 'journal_mode', 'busy_timeout'):\n"
+        "        cursor.execute(f'PRAGMA {pragma}')\n"
+        "        print(cursor.fetchone()[0])\n"
+        "print(connection.transaction_mode)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -78,7 +82,9 @@ def test_sqlite_connections_read_the_file_through_memory_mapping(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert result.stdout.strip() == str(256 * 1024 * 1024), result.stderr
+    assert result.stdout.split() == [str(256 * 1024 * 1024), "wal", "20000", "IMMEDIATE"], (
+        result.stderr
+    )
 
 
 def test_postgresql_connections_run_queries_without_parallel_workers():
@@ -86,7 +92,9 @@ def test_postgresql_connections_run_queries_without_parallel_workers():
     default = import_settings(
         SHOW_DATABASE_OPTIONS, DATABASE_URL="postgres://u:p@db.example:5432/nkkb", **production
     )
-    assert default.stdout.strip() == "{'options': '-c max_parallel_workers_per_gather=0'}"
+    assert default.stdout.strip() == (
+        "{'options': '-c max_parallel_workers_per_gather=0 -c statement_timeout=10000'}"
+    )
     chosen = import_settings(
         SHOW_DATABASE_OPTIONS,
         DATABASE_URL="postgres://u:p@db.example:5432/nkkb?options=-c%20work_mem%3D64MB",
@@ -101,3 +109,5 @@ def test_postgresql_server_applies_the_connection_options():
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone() == ("0",)
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("10s",)

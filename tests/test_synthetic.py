@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from bench.synthetic import synthetic_generate, synthetic_trials
 from trials.models import Trial
-from trials.services.ctgov_import import REVIEW_PROVENANCE_FIELDS
+from trials.services.candidates import REVIEW_PROVENANCE_FIELDS
 
 pytestmark = pytest.mark.django_db
 

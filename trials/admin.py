@@ -9,8 +9,8 @@ from nkkb.core.admin import (
 )
 
 from .filtersets import ConditionFilterSet, TrialFilterSet
-from .models import Condition, Result, Trial, TrialAgent
-from .services.ctgov_import import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
+from .models import Caveat, Condition, Result, Trial, TrialAgent
+from .services.candidates import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
 
 RESULT_FIELDS = (
     "metric",
@@ -36,6 +36,16 @@ class ResultInline(admin.TabularInline):
     extra = 0
 
 
+class CaveatInline(admin.StackedInline):
+    """Curators' readings of ambiguous passages, each beside the part of the trial it qualifies
+    on the public page."""
+
+    model = Caveat
+    fields = (("qualifies", "agent"), "text", *PROVENANCE_FIELDSET[1]["fields"])
+    autocomplete_fields = ("agent",)
+    extra = 0
+
+
 @admin.register(Trial)
 class TrialAdmin(CuratedAdmin):
     list_display = (
@@ -55,7 +65,7 @@ class TrialAdmin(CuratedAdmin):
     )
     filterset_class = TrialFilterSet
     autocomplete_fields = ("conditions", "nk_products")
-    inlines = (TrialAgentInline, ResultInline)
+    inlines = (TrialAgentInline, ResultInline, CaveatInline)
     fieldsets = (
         (
             None,

@@ -3,6 +3,7 @@
 from django.db import models
 
 from agents.choices import AgentClass
+from registry.choices import OverallStatus, RegistryPhase
 
 # What a trial tests: each class of agent, plus NK cell products (listed before "other", so the
 # therapies come first). Built from AgentClass, so that the two cannot drift apart.
@@ -30,18 +31,24 @@ class Phase(models.TextChoices):
     IV = "4", "IV"
 
 
-class TrialStatus(models.TextChoices):
-    """ClinicalTrials.gov's overall-status vocabulary."""
-
-    NOT_YET_RECRUITING = "NOT_YET_RECRUITING", "Not yet recruiting"
-    RECRUITING = "RECRUITING", "Recruiting"
-    ENROLLING_BY_INVITATION = "ENROLLING_BY_INVITATION", "Enrolling by invitation"
-    ACTIVE_NOT_RECRUITING = "ACTIVE_NOT_RECRUITING", "Active, not recruiting"
-    SUSPENDED = "SUSPENDED", "Suspended"
-    TERMINATED = "TERMINATED", "Terminated"
-    COMPLETED = "COMPLETED", "Completed"
-    WITHDRAWN = "WITHDRAWN", "Withdrawn"
-    UNKNOWN = "UNKNOWN", "Unknown status"
+# The statuses a curator states: ClinicalTrials.gov's overall-status vocabulary without the
+# expanded-access ones and WITHHELD, which the review never states. Built from the registry's,
+# so the two cannot drift apart.
+TrialStatus = models.TextChoices(
+    "TrialStatus",
+    [
+        (status.name, (status.value, status.label))
+        for status in OverallStatus
+        if status
+        not in {
+            OverallStatus.AVAILABLE,
+            OverallStatus.NO_LONGER_AVAILABLE,
+            OverallStatus.TEMPORARILY_NOT_AVAILABLE,
+            OverallStatus.APPROVED_FOR_MARKETING,
+            OverallStatus.WITHHELD,
+        }
+    ],
+)
 
 
 class AgentRole(models.TextChoices):
@@ -50,6 +57,13 @@ class AgentRole(models.TextChoices):
     STANDARD_OF_CARE = "standard-of-care", "Standard of care"
     COMPARATOR = "comparator", "Comparator"
     CONDITIONING = "conditioning", "Conditioning"
+    # A feature of the cells (e.g. membrane-bound IL-15 on CAR NK cells), not an agent given.
+    EXPRESSED_BY_PRODUCT = "expressed-by-product", "Expressed by the NK cell product"
+
+
+# Links that keep a trial findable from the agent but do not make it a trial of the agent's
+# class: the trial gives no dose of it. Read by therapy_class_rows and Trial.therapy_classes.
+ROLES_WITHOUT_THERAPY_CLASS = frozenset({AgentRole.EXPRESSED_BY_PRODUCT})
 
 
 class ResultMetric(models.TextChoices):
@@ -65,10 +79,25 @@ class ResultMetric(models.TextChoices):
     DISEASE_FREE = "disease-free", "Disease-free"
     TREATMENT_RELATED_AE = "treatment-related-ae", "Treatment-related adverse events"
     AE_GRADE_3_4 = "ae-grade-3-4", "Grade 3-4 adverse events"
+    # Serious is a regulatory category (hospitalisation, death...), severe a grade: not the same.
     SAE = "sae", "Serious adverse events"
+    SEVERE_AE = "severe-ae", "Severe adverse events"
     DLT = "dlt", "Dose-limiting toxicities"
     NK_CELL_EXPANSION = "nk-cell-expansion", "NK cell expansion"
     BLAST_REDUCTION = "blast-reduction", "Blast reduction"
+
+
+class CaveatSubject(models.TextChoices):
+    """The part of a trial's record that a caveat qualifies (shown next to that part)."""
+
+    TITLE = "title", "Title"
+    AGENTS = "agents", "Agents"
+    NK_PRODUCTS = "nk_products", "NK cell products"
+    CONDITIONS = "conditions", "Conditions"
+    PHASE = "phase", "Phase"
+    STATUS = "status", "Status"
+    ENROLLMENT = "enrollment", "Enrollment"
+    RESULTS = "results", "Results"
 
 
 class ResultUnit(models.TextChoices):
@@ -83,3 +112,30 @@ class ValueQualifier(models.TextChoices):
     APPROXIMATELY = "approximately", "about"
     MORE_THAN = "more-than", "more than"
     LESS_THAN = "less-than", "less than"
+
+
+class DiscrepancyKind(models.TextChoices):
+    """How what the registry says differs from what curators state."""
+
+    CONFLICT = "conflict", "Conflict"
+    BACKWARD = "backward", "Registry status earlier than the curated one"
+    ESTIMATE = "estimate", "Registry figure is an estimate"
+    UNTYPED = "untyped", "Registry figure not marked actual or estimated"
+    UNLINKED = "unlinked", "Registry intervention linked to nothing"
+    UPDATED = "updated", "Registry updated after the curated data"
+
+
+# The phase combinations the registry uses, onto the review's phases. "Early Phase 1"
+# (exploratory, first in human) has no phase of its own in the review's vocabulary; it is the start
+# of phase I. "Not Applicable" (no drug phase, e.g. a device study) and silence map to no phase.
+PHASE_FROM_REGISTRY: dict[tuple[str, ...], str | None] = {
+    (): None,
+    (RegistryPhase.NA,): None,
+    (RegistryPhase.EARLY_PHASE1,): Phase.I,
+    (RegistryPhase.PHASE1,): Phase.I,
+    (RegistryPhase.PHASE1, RegistryPhase.PHASE2): Phase.I_II,
+    (RegistryPhase.PHASE2,): Phase.II,
+    (RegistryPhase.PHASE2, RegistryPhase.PHASE3): Phase.II_III,
+    (RegistryPhase.PHASE3,): Phase.III,
+    (RegistryPhase.PHASE4,): Phase.IV,
+}

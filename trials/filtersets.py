@@ -1,18 +1,53 @@
-from django.db.models import Q
+from functools import reduce
+from operator import or_
+
+import django_filters
+from django.db.models import F, OuterRef, Q, Subquery
 
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.filtersets import (
+    IntegerRangeFilter,
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
     SearchFilterSet,
     slug_filter,
 )
+from registry.choices import OverallStatus
+from registry.models import RegistryRecord
 
-from .choices import Phase, TherapyClass, TrialStatus
+from . import best_known
+from .choices import Phase, TherapyClass
+from .discrepancies import discrepancies
 from .models import Condition, Trial, TrialAgent, therapy_class_rows
 from .search import trials_matching_words
+
+NOT_STATED = (best_known.NOT_STATED, best_known.NOT_STATED_LABEL)
+KNOWN_VALUE_HELP = (
+    " The best-known value: the curators' where they state one, else the registry's; "
+    f"`{best_known.NOT_STATED}` for trials neither states."
+)
+
+
+def sponsor_choices():
+    sponsors = RegistryRecord.objects.exclude(lead_sponsor=None).order_by("lead_sponsor")
+    return [(name, name) for name in sponsors.values_list("lead_sponsor", flat=True).distinct()]
+
+
+def country_choices():
+    records = RegistryRecord.objects.exclude(countries=None).values_list("countries", flat=True)
+    return [(name, name) for name in sorted({name for names in records for name in names})]
+
+
+def sponsor_rows():
+    trial = Trial.objects.filter(nct_id=OuterRef("nct_id")).values("pk")
+    return [
+        RegistryRecord.objects.exclude(lead_sponsor=None)
+        .filter(nct_id__in=Trial.objects.values("nct_id"))
+        .values(facet_value=F("lead_sponsor"), facet_result=Subquery(trial))
+    ]
+
 
 TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
 
@@ -69,10 +104,58 @@ class TrialFilterSet(SearchFilterSet):
         help_text="CD16 status of one of its NK cell products.",
     )
     phase = MultipleChoiceFilter(
-        choices=Phase.choices, label="Phase", help_text="Phase, by value: 2 is II, 1-2 is I/II."
+        choices=[*Phase.choices, NOT_STATED],
+        method="filter_known",
+        label="Phase",
+        help_text="Phase, by value: 2 is II, 1-2 is I/II." + KNOWN_VALUE_HELP,
     )
     status = MultipleChoiceFilter(
-        choices=TrialStatus.choices, label="Status", help_text="ClinicalTrials.gov overall status."
+        choices=[*OverallStatus.choices, NOT_STATED],
+        method="filter_known",
+        label="Status",
+        help_text="ClinicalTrials.gov overall status." + KNOWN_VALUE_HELP,
+    )
+    sponsor = MultipleChoiceFilter(
+        choices=sponsor_choices,
+        method="filter_sponsor",
+        label="Lead sponsor",
+        help_text="The lead sponsor the registry names.",
+    )
+    country = MultipleChoiceFilter(
+        choices=country_choices,
+        method="filter_country",
+        label="Country",
+        help_text="A country where the registry lists a site.",
+    )
+    start_year = IntegerRangeFilter(
+        method="filter_known_range",
+        label="Start year",
+        help_text="`start_year_min`, `start_year_max`: the best-known start year, inclusive.",
+    )
+    completion_year = IntegerRangeFilter(
+        method="filter_completion_year",
+        label="Completion year",
+        help_text="`completion_year_min`, `completion_year_max`: the registry's completion date.",
+    )
+    enrollment = IntegerRangeFilter(
+        method="filter_known_range",
+        label="Enrollment",
+        help_text="`enrollment_min`, `enrollment_max`: the best-known enrollment, inclusive.",
+    )
+    recruiting = django_filters.BooleanFilter(
+        method="filter_recruiting",
+        label="Recruiting now",
+        help_text="Whether its best-known status is recruiting or enrolling by invitation.",
+    )
+    has_registry_record = django_filters.BooleanFilter(
+        method="filter_has_registry_record",
+        label="Has a registry record",
+        help_text="Whether NKKB has read what the registry says about it.",
+    )
+    has_discrepancy = django_filters.BooleanFilter(
+        method="filter_has_discrepancy",
+        label="Registry and curators differ",
+        help_text="Whether its registry record differs from what curators state.",
     )
     condition = slug_filter(
         Condition, field_name="conditions", label="Condition", help_text="Condition slug."
@@ -87,8 +170,9 @@ class TrialFilterSet(SearchFilterSet):
         "target": ("agents__targets__slug", "nk_products__targets__slug"),
         "nk_product": ("nk_products__slug",),
         "cd16_status": ("nk_products__cd16_status",),
-        "phase": ("phase",),
-        "status": ("status",),
+        "phase": best_known.phase_rows,
+        "status": best_known.status_rows,
+        "sponsor": sponsor_rows,
         "condition": ("conditions__slug",),
     }
 
@@ -105,6 +189,14 @@ class TrialFilterSet(SearchFilterSet):
             "phase",
             "status",
             "condition",
+            "sponsor",
+            "country",
+            "start_year",
+            "completion_year",
+            "enrollment",
+            "recruiting",
+            "has_registry_record",
+            "has_discrepancy",
         ]
 
     def search(self, queryset, name, value):
@@ -123,6 +215,47 @@ class TrialFilterSet(SearchFilterSet):
                 condition |= Q(pk__in=rows.values("facet_result"))
             queryset = queryset.filter(condition)
         return queryset
+
+    def filter_known(self, queryset, name, values):
+        """Phase and status: the best-known value (trials.best_known) is one of `values`."""
+        condition = {"phase": best_known.phase_condition, "status": best_known.status_condition}
+        return queryset.filter(reduce(or_, (condition[name](value) for value in values)))
+
+    def filter_known_range(self, queryset, name, bounds):
+        condition = {
+            "start_year": best_known.start_year_condition,
+            "enrollment": best_known.enrollment_condition,
+        }
+        return queryset.filter(condition[name](low=bounds.start, high=bounds.stop))
+
+    # `value: <type>` is how drf-spectacular learns the type of a filter with a method.
+    def filter_completion_year(self, queryset, name, value: int):
+        dates = Q(completion_date__isnull=False)
+        if value.start is not None:
+            dates &= Q(completion_date__gte=f"{value.start:04d}")
+        if value.stop is not None:
+            dates &= Q(completion_date__lt=f"{value.stop + 1:04d}")
+        return queryset.filter(best_known.recorded(dates))
+
+    def filter_sponsor(self, queryset, name, value: str):
+        return queryset.filter(best_known.recorded(Q(lead_sponsor__in=value)))
+
+    def filter_country(self, queryset, name, value: str):
+        records = RegistryRecord.objects.exclude(countries=None).values_list("nct_id", "countries")
+        asked = set(value)
+        return queryset.filter(nct_id__in=[nct for nct, names in records if asked & set(names)])
+
+    def filter_recruiting(self, queryset, name, recruiting):
+        condition = reduce(or_, map(best_known.status_condition, best_known.RECRUITING_NOW))
+        return queryset.filter(condition if recruiting else ~condition)
+
+    def filter_has_registry_record(self, queryset, name, has_record):
+        condition = best_known.recorded(Q())
+        return queryset.filter(condition if has_record else ~condition)
+
+    def filter_has_discrepancy(self, queryset, name, has_discrepancy):
+        differing = Q(nct_id__in={found.nct_id for found in discrepancies()})
+        return queryset.filter(differing if has_discrepancy else ~differing)
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""

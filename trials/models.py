@@ -1,5 +1,4 @@
-import re
-
+from concurrency.fields import IntegerVersionField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -9,10 +8,13 @@ from simple_history.models import HistoricalRecords
 from agents.compatibility import CompatibilityWarning, pair_warnings
 from agents.models import Agent, NKCellProduct
 from nkkb.core.links import filtered_list_url, record_url
-from nkkb.core.models import CuratedModel, choices_constraint
+from nkkb.core.models import BoundedTextField, CuratedModel, choices_constraint
+from registry.models import NCT_ID_MESSAGE, NCT_ID_PATTERN, RegistryRecord, parse_nct_id
 
 from .choices import (
+    ROLES_WITHOUT_THERAPY_CLASS,
     AgentRole,
+    CaveatSubject,
     Phase,
     ResultMetric,
     ResultUnit,
@@ -21,24 +23,16 @@ from .choices import (
     ValueQualifier,
 )
 
-NCT_ID_PATTERN = r"^NCT[0-9]{8}$"
-NCT_ID_MESSAGE = "NCT number must be 'NCT' followed by exactly 8 digits, e.g. NCT02138734."
-
-
-def parse_nct_id(text: str) -> str:
-    """The NCT number `text` names, in its canonical form (upper case, no surrounding space):
-    the one check every entry point applies (pages, API, admin, imports)."""
-    nct_id = text.strip().upper() if isinstance(text, str) else ""
-    if not re.fullmatch(NCT_ID_PATTERN, nct_id):
-        raise ValidationError(f"{text!r} is not an NCT number. {NCT_ID_MESSAGE}", "invalid_nct_id")
-    return nct_id
-
 
 class Condition(models.Model):
     """A disease or tumor setting that trials enroll, named as the review names it."""
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=200, unique=True)
+    # Optimistic locking, as on every curated record: an edit based on an older version fails.
+    version = IntegerVersionField(
+        help_text="Changes on every save; an edit based on an older version is refused."
+    )
 
     history = HistoricalRecords()
 
@@ -55,6 +49,7 @@ class Condition(models.Model):
 def therapy_class_rows(therapy_class: str | None = None) -> list[models.QuerySet]:
     """(facet_value: therapy class, facet_result: trial id) rows of every trial, for one class or
     all: a trial has the classes of its agents, and the NK cell product class when it uses one.
+    An agent linked in one of ROLES_WITHOUT_THERAPY_CLASS (expressed by the cells) gives none.
 
     The one definition of a trial's therapy classes in the database: the filter and the facet
     read it; `Trial.therapy_classes` applies it to prefetched relations (a test holds the two
@@ -62,7 +57,9 @@ def therapy_class_rows(therapy_class: str | None = None) -> list[models.QuerySet
     repeat a trial once per agent, and at 100,000 trials read every link to find a few classes.
     """
     rows = [
-        TrialAgent.objects.values(facet_value=F("agent__agent_class"), facet_result=F("trial_id")),
+        TrialAgent.objects.exclude(role__in=ROLES_WITHOUT_THERAPY_CLASS).values(
+            facet_value=F("agent__agent_class"), facet_result=F("trial_id")
+        ),
         Trial.nk_products.through.objects.values(
             facet_value=Value(TherapyClass.NK_CELL_PRODUCT.value, output_field=CharField()),
             facet_result=F("trial_id"),
@@ -76,10 +73,45 @@ def therapy_class_rows(therapy_class: str | None = None) -> list[models.QuerySet
     return [agent_rows.filter(agent__agent_class=therapy_class)]
 
 
+class RegistryRecordDescriptor:
+    """`trial.registry_record`: what the registry says about the study with the trial's NCT
+    number, or None until NKKB has read it.
+
+    Joined on the NCT number by NKKB, not by the database: a registry record needs no trial, and
+    the registry app knows nothing of curation. `prefetch_related("registry_record")` reads the
+    records of many trials in one query, as it does for a relation.
+    """
+
+    cache_name = "registry_record"
+
+    def __get__(self, trial, owner=None):
+        if trial is None:
+            return self
+        record = RegistryRecord.objects.filter(nct_id=trial.nct_id).first()
+        trial.__dict__[self.cache_name] = record
+        return record
+
+    def is_cached(self, trial) -> bool:
+        return self.cache_name in trial.__dict__
+
+    def get_prefetch_querysets(self, trials, querysets=None):
+        queryset = querysets[0] if querysets else RegistryRecord.objects.all()
+        queryset = queryset.filter(nct_id__in={trial.nct_id for trial in trials})
+        return (
+            queryset,
+            lambda record: record.nct_id,
+            lambda trial: trial.nct_id,
+            True,  # one record per trial
+            self.cache_name,
+            True,  # set as an attribute, which then hides this descriptor
+        )
+
+
 class TrialQuerySet(models.QuerySet):
     def with_related(self, relations=None):
         """Everything a trial's page or representation shows (or the `relations` named only:
-        conditions, trial_agents, nk_products, results), in a fixed number of queries."""
+        conditions, trial_agents, nk_products, results, caveats, registry_record), in a fixed
+        number of queries."""
         prefetches = {
             "conditions": "conditions",
             "trial_agents": models.Prefetch(
@@ -92,6 +124,8 @@ class TrialQuerySet(models.QuerySet):
                 "nk_products", queryset=NKCellProduct.objects.prefetch_related("targets")
             ),
             "results": "results",
+            "caveats": models.Prefetch("caveats", queryset=Caveat.objects.select_related("agent")),
+            "registry_record": "registry_record",
         }
         if relations is not None:
             prefetches = {name: p for name, p in prefetches.items() if name in relations}
@@ -131,6 +165,7 @@ class Trial(CuratedModel):
         blank=True,
         verbose_name="NK cell products",
     )
+    registry_record = RegistryRecordDescriptor()
 
     objects = TrialQuerySet.as_manager()
     history = HistoricalRecords(m2m_fields=[conditions, nk_products])
@@ -181,14 +216,26 @@ class Trial(CuratedModel):
 
     @property
     def therapy_classes(self) -> list[str]:
-        """The classes of what the trial tests, derived from its agents and NK cell products.
+        """The classes of what the trial tests, derived from its agents and NK cell products
+        (the rule of `therapy_class_rows`).
 
         Reads through `.all()` so that a prefetched trial costs no further query.
         """
-        classes = {link.agent.agent_class for link in self.trial_agents.all()}
+        classes = {
+            link.agent.agent_class for link in self.trial_agents.all() if link.gives_therapy_class
+        }
         if self.nk_products.all():
             classes.add(TherapyClass.NK_CELL_PRODUCT)
         return [value for value in TherapyClass.values if value in classes]
+
+    @property
+    def caveats_by_subject(self) -> dict[str, list["Caveat"]]:
+        """{what a caveat qualifies: its caveats}, for showing each beside that part (reads the
+        prefetched caveats)."""
+        by_subject: dict[str, list[Caveat]] = {}
+        for caveat in self.caveats.all():
+            by_subject.setdefault(caveat.qualifies, []).append(caveat)
+        return by_subject
 
     @property
     def therapy_class_choices(self) -> list[TherapyClass]:
@@ -242,6 +289,12 @@ class TrialAgent(models.Model):
 
     def __str__(self):
         return f"{self.agent} in {self.trial} ({self.get_role_display()})"
+
+    @property
+    def gives_therapy_class(self) -> bool:
+        """Whether the link makes the trial one of its agent's class (not, e.g., an IL-15 that
+        the NK cells express): the rule therapy_class_rows applies in the database."""
+        return self.role not in ROLES_WITHOUT_THERAPY_CLASS
 
 
 class Result(CuratedModel):
@@ -311,3 +364,42 @@ class Result(CuratedModel):
         else:
             text = f"{number} {self.get_unit_display()}"
         return f"{qualifier} {text}".strip()
+
+
+class Caveat(CuratedModel):
+    """A curator's reading of an ambiguous passage of the review, about one part of a trial's
+    record (its title, its agents or one agent link, its conditions...): shown beside that part,
+    so that a reader sees where the record rests on an interpretation."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="caveats")
+    qualifies = models.CharField(
+        max_length=16,
+        choices=CaveatSubject.choices,
+        help_text="The part of the trial's record that the caveat is about.",
+    )
+    agent = models.ForeignKey(
+        Agent,
+        on_delete=models.PROTECT,
+        related_name="caveats",
+        blank=True,
+        null=True,
+        help_text="For a caveat about one agent link; empty when it is about all the agents.",
+    )
+    text = BoundedTextField(help_text="How we read the passage, and why it is uncertain.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["trial", "id"]
+        constraints = [
+            choices_constraint("qualifies", CaveatSubject, model="caveat"),
+            models.CheckConstraint(
+                condition=models.Q(agent__isnull=True) | models.Q(qualifies=CaveatSubject.AGENTS),
+                name="caveat_agent_only_for_agents",
+                violation_error_message="Only a caveat that qualifies the agents names an agent.",
+            ),
+        ]
+
+    def __str__(self):
+        about = self.agent.slug if self.agent_id else self.get_qualifies_display().lower()
+        return f"Caveat on {self.trial} ({about})"

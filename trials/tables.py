@@ -1,8 +1,42 @@
 import django_tables2 as tables
+from django.utils.html import format_html
 
 from nkkb.core.tables import BaseTable, LinkedManyColumn
 
+from .best_known import REGISTRY, KnownValue, known_values
 from .models import Trial
+
+
+class KnownValueColumn(tables.Column):
+    """A best-known value (trials.best_known): the curators', else the registry's, marked so."""
+
+    def __init__(self, **kwargs):
+        super().__init__(accessor="pk", **kwargs)
+
+    @staticmethod
+    def known(record, bound_column) -> KnownValue:
+        if "known_values" not in record.__dict__:
+            record.known_values = known_values(record)
+        return record.known_values[bound_column.name]
+
+    def render(self, record, bound_column):
+        known = self.known(record, bound_column)
+        if known.source != REGISTRY:
+            unstated = format_html('<span class="muted">{}</span>', "—")
+            return known.label if known.source else unstated
+        return format_html(
+            '<span class="known-from-registry" title="{}">{}<sup aria-hidden="true">R</sup>'
+            '<span class="visually-hidden"> ({})</span></span>',
+            known.note,
+            known.label,
+            known.note,
+        )
+
+    def value(self, record, bound_column, **kwargs):
+        known = self.known(record, bound_column)
+        if known.source is None:
+            return ""
+        return f"{known.label} ({known.note})" if known.source == REGISTRY else known.label
 
 
 class TrialTable(BaseTable):
@@ -18,6 +52,9 @@ class TrialTable(BaseTable):
     )
     nk_products = LinkedManyColumn(verbose_name="NK cell products")
     conditions = LinkedManyColumn()
+    phase = KnownValueColumn(order_by=("phase",))
+    status = KnownValueColumn(order_by=("status",))
+    enrollment = KnownValueColumn(order_by=("enrollment",))
 
     class Meta(BaseTable.Meta):
         model = Trial

@@ -1,5 +1,7 @@
 from collections import Counter
 
+from django.contrib import messages
+from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
@@ -11,11 +13,19 @@ from nkkb.core.charts import stacked_bars
 from nkkb.core.facets import count_facets, facet_counts
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.links import filtered_list_url
+from nkkb.core.problems import ProblemsError
 from nkkb.core.views import FilteredTableView, RecordDetailView
+from registry.models import CandidateStatus, StudyCandidate
+from registry.services import candidate_reject
 
-from .choices import Phase, TherapyClass
+from .best_known import NOT_STATED
+from .choices import DiscrepancyKind, Phase, TherapyClass
+from .discrepancies import discrepancies
 from .filtersets import TrialFilterSet
 from .models import Trial, parse_nct_id
+from .services.candidates import candidate_accept
+from .services.registry_values import ACCEPTABLE_FIELDS, registry_value_accept
+from .side_by_side import side_by_side
 from .tables import TrialTable
 
 
@@ -82,6 +92,8 @@ class TrialDetailView(RecordDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["warnings"] = self.object.compatibility_warnings
+        context["record"] = self.object.registry_record
+        context["side_by_side"] = side_by_side(self.object)
         return context
 
 
@@ -93,6 +105,7 @@ class LandscapeView(TemplateView):
     """
 
     template_name = "trials/landscape.html"
+    query_parameters = ()
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -154,6 +167,7 @@ class LandscapeView(TemplateView):
 
 class HomeView(TemplateView):
     template_name = "home.html"
+    query_parameters = ()
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -181,31 +195,22 @@ def recent_curator_changes() -> list:
     return sorted(changes, key=lambda change: change.history_date, reverse=True)[:RECENT_CHANGES]
 
 
-NOT_STATED = "not-stated"
-
-
 def trials_by_therapy_class_and_phase() -> Counter:
-    """{(therapy class, phase or NOT_STATED): trials}: the trial list's phase facet for each
-    class, and its class facet for the trials whose phase is not stated."""
+    """{(therapy class, best-known phase or NOT_STATED): trials}: the trial list's phase facet
+    for each class."""
     classes = TherapyClass.values
-    totals, *phases_by_class = count_facets(
-        TrialFilterSet,
-        [("therapy_class", {})] + [("phase", {"therapy_class": [c]}) for c in classes],
+    phases_by_class = count_facets(
+        TrialFilterSet, [("phase", {"therapy_class": [c]}) for c in classes]
     )
     counts = Counter()
     for therapy_class, phases in zip(classes, phases_by_class, strict=True):
         counts.update({(therapy_class, phase): trials for phase, trials in phases.items()})
-        counts[(therapy_class, NOT_STATED)] = totals.get(therapy_class, 0) - sum(phases.values())
     return +counts
 
 
 def therapy_class_phase_chart(counts: Counter) -> dict:
     def segment_url(therapy_class, phase):
-        return filtered_list_url(
-            "trials:trial_list",
-            therapy_class=therapy_class,
-            phase=None if phase == NOT_STATED else phase,
-        )
+        return filtered_list_url("trials:trial_list", therapy_class=therapy_class, phase=phase)
 
     return stacked_bars(
         rows=list(TherapyClass.choices),
@@ -213,3 +218,88 @@ def therapy_class_phase_chart(counts: Counter) -> dict:
         counts=counts,
         segment_url=segment_url,
     )
+
+
+class DiscrepancyListView(PermissionRequiredMixin, TemplateView):
+    """For curators: where the registry differs from the curated data, filtered by kind, field
+    or trial, each with links to the trial's page and admin form, and, where the curated field
+    can take it, the registry's value to accept with a reason."""
+
+    template_name = "trials/discrepancy_list.html"
+    permission_required = "trials.change_trial"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        found = discrepancies()
+        query = self.request.GET
+        context["kinds"] = DiscrepancyKind.choices
+        context["fields"] = sorted({d.field for d in found})
+        for name in ("kind", "field"):
+            if query.get(name):
+                found = [d for d in found if getattr(d, name) == query[name]]
+        if query.get("nct"):
+            found = [d for d in found if query["nct"].strip().upper() in d.nct_id]
+        context["discrepancies"] = found
+        context["acceptable"] = ACCEPTABLE_FIELDS
+        return context
+
+    def post(self, request, *args, **kwargs):
+        trial = Trial.objects.filter(nct_id=request.POST.get("nct_id", "")).first()
+        if trial is None:
+            messages.error(request, "No such trial.")
+        else:
+            try:
+                registry_value_accept(
+                    trial=trial,
+                    field=request.POST.get("field", ""),
+                    user=request.user,
+                    reason=request.POST.get("reason", ""),
+                )
+            except ValidationError as error:
+                messages.error(request, f"{trial.nct_id}: {' '.join(error.messages)}")
+            else:
+                messages.success(
+                    request,
+                    f"{trial.nct_id}: the registry's {request.POST['field']} is now the curated "
+                    "value; the trial's history records who and why.",
+                )
+        return redirect(request.get_full_path())
+
+
+class CandidateListView(PermissionRequiredMixin, TemplateView):
+    """For curators: studies discovery found in the registry, to accept as trials (a curated
+    trial with the registry record as provenance) or reject, each with a reason."""
+
+    template_name = "trials/candidate_list.html"
+    permission_required = ("trials.add_trial", "registry.change_studycandidate")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        status = self.request.GET.get("status") or CandidateStatus.OPEN
+        context["status"] = status
+        context["statuses"] = CandidateStatus.choices
+        context["candidates"] = (
+            StudyCandidate.objects.filter(status=status)
+            .select_related("record", "decided_by")
+            .prefetch_related("matched_agents", "matched_products")
+            .order_by("-first_seen")
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        candidate = StudyCandidate.objects.filter(pk=request.POST.get("candidate") or 0).first()
+        decide = {"accept": candidate_accept, "reject": candidate_reject}.get(
+            request.POST.get("decision")
+        )
+        if candidate is None or decide is None:
+            messages.error(request, "Choose a candidate and accept or reject it.")
+            return redirect(request.get_full_path())
+        try:
+            decide(candidate=candidate, user=request.user, reason=request.POST.get("reason", ""))
+        except ProblemsError as error:
+            messages.error(request, " ".join(error.problems))
+        else:
+            messages.success(
+                request, f"{candidate.record.nct_id}: {request.POST['decision']}ed, with reason."
+            )
+        return redirect(request.get_full_path())

@@ -47,6 +47,7 @@ class CompatibilityView(APIView):
 
     permission_classes = [permissions.AllowAny]
     http_method_names = ["get", "head", "options"]
+    query_parameters = ("agent", "product")
 
     @extend_schema(
         parameters=[CompatibilityQuerySerializer],

@@ -1,5 +1,6 @@
 """Curator accounts."""
 
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
@@ -23,3 +24,14 @@ def curator_create(*, username: str, password: str, email: str = ""):
     user.save()
     user.groups.add(group)
     return user
+
+
+class LoginAttemptsBackend(AxesStandaloneBackend):
+    """django-axes' check of failed logins per account and address (settings, AXES_*), for
+    logins over HTTP. A check without a request (a script, a management command) has no
+    address to count and is left to the next backend instead of failing."""
+
+    def authenticate(self, request=None, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

@@ -119,7 +119,9 @@ class DataVersionCacheMiddleware:
         key = "\n".join(
             (
                 version,
-                request.build_absolute_uri(),
+                # The parameters the view reads (nkkb.core.limits drops the others), so that an
+                # unread parameter such as `?cb=<random>` finds the same cached answer.
+                f"{request.build_absolute_uri(request.path)}?{request.GET.urlencode()}",
                 request.headers.get("Accept", ""),
                 credentials,
             )

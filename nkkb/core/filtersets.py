@@ -1,10 +1,12 @@
 """The base every FilterSet builds on: one free-text `q` parameter, the same on pages and API,
 and filters that never need DISTINCT."""
 
+import functools
 from functools import reduce
 from operator import and_, or_
 
 import django_filters
+from django import forms
 from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.db.models import F, Q
 
@@ -23,6 +25,29 @@ def matching(queryset, condition: Q, lookups):
     return queryset.filter(condition)
 
 
+BOOLEAN_VALUES = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
+
+
+class StrictBooleanSelect(forms.NullBooleanSelect):
+    """Passes the value as sent, for the field to judge (Django's reads any other as unknown)."""
+
+    def value_from_datadict(self, data, files, name):
+        return data.get(name)
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` (or nothing); anything else is an error rather than no filter at all."""
+
+    widget = StrictBooleanSelect
+
+    def to_python(self, value):
+        if value in (None, "", "unknown"):
+            return None
+        if value not in BOOLEAN_VALUES:
+            raise forms.ValidationError(f"Select true or false, not {value!r}.", code="invalid")
+        return BOOLEAN_VALUES[value]
+
+
 class SearchFilterSet(django_filters.FilterSet):
     """A FilterSet with a free-text search over the lookups listed in `search_fields`."""
 
@@ -33,6 +58,15 @@ class SearchFilterSet(django_filters.FilterSet):
     conjoined_facets: frozenset[str] = frozenset()
 
     q = django_filters.CharFilter(method="search", label="Search")
+
+    @classmethod
+    def get_filters(cls):
+        """Every filter, its true/false filters strict (`acts_through_cd16=maybe` is a 400)."""
+        filters = super().get_filters()
+        for filter_ in filters.values():
+            if isinstance(filter_, django_filters.BooleanFilter):
+                filter_.field_class = StrictBooleanField
+        return filters
 
     def search(self, queryset, name, value):
         """`q`: its whole text, as one phrase, in one of the search fields."""
@@ -99,3 +133,26 @@ def slug_filter(model, *, label: str, help_text: str, field_name: str | None = N
         help_text=help_text,
         **kwargs,
     )
+
+
+class IntegerRangeFilter(django_filters.RangeFilter):
+    """`<name>_min` and `<name>_max`, whole numbers from 0, either optional."""
+
+    class field_class(django_filters.fields.RangeField):
+        def __init__(self, *args, **kwargs):
+            bound = forms.IntegerField(min_value=0, max_value=1_000_000_000)
+            super().__init__((bound, bound), *args, **kwargs)
+
+
+@functools.cache
+def filter_parameters(filterset_class) -> tuple[str, ...]:
+    """The query parameters a FilterSet reads: each filter's name, or its suffixed names (a
+    range's `<name>_min` and `<name>_max`)."""
+    names = []
+    for name, field in filterset_class().form.fields.items():
+        widget = field.widget
+        if hasattr(widget, "suffixes"):
+            names += [widget.suffixed(name, suffix) for suffix in widget.suffixes]
+        else:
+            names.append(name)
+    return tuple(names)

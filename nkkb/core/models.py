@@ -127,3 +127,21 @@ class CuratedModel(models.Model):
             "quote": self.source_quote,
             "summary": self.source_summary,
         }
+
+
+class RateLimitHits(models.Model):
+    """Requests a client made in the current period of a rate limit (nkkb.core.throttling).
+
+    In the database so that every worker and machine counts together; one row per client and
+    limit, overwritten when a new period starts.
+    """
+
+    client = models.CharField(max_length=200, primary_key=True)
+    period = models.BigIntegerField(help_text="Which period of the limit (time // its length).")
+    hits = models.IntegerField()
+
+    class Meta:
+        verbose_name_plural = "rate limit hits"
+
+    def __str__(self):
+        return f"{self.client}: {self.hits} in period {self.period}"

@@ -6,6 +6,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
+from .filtersets import filter_parameters
 from .tables import MAX_EXPORT_ROWS
 
 
@@ -19,6 +20,11 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
     export_formats = ("csv",)
     export_trigger_param = "export"
     title = ""
+
+    @classmethod
+    def query_parameters(cls):
+        """The parameters the page reads (nkkb.core.limits): its filters, sort, page, export."""
+        return [*filter_parameters(cls.filterset_class), "ordering", "page", "page_size", "export"]
 
     def get_export_filename(self, export_format):
         return f"nkkb-{self.model._meta.model_name}s.{export_format}"
@@ -43,6 +49,8 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
 
 class RecordDetailView(DetailView):
     """A record's page; a key that names no record is a 404 that says so."""
+
+    query_parameters = ()
 
     def get_object(self, queryset=None):
         try:

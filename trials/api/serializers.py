@@ -11,6 +11,7 @@ from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct
 from nkkb.core.api.serializers import (
     BriefSlugRelatedField,
+    ComputedListSerializer,
     FacetCountField,
     FilteredListURLField,
     HTMLURLField,
@@ -19,9 +20,11 @@ from nkkb.core.api.serializers import (
     RecordURLField,
     VersionField,
 )
+from registry.api.serializers import RegistryRecordSerializer
 
-from ..choices import TherapyClass
-from ..models import Condition, Result, Trial, TrialAgent
+from ..choices import DiscrepancyKind, TherapyClass
+from ..discrepancies import trial_discrepancies
+from ..models import Caveat, Condition, Result, Trial, TrialAgent
 from ..services.trial_agents import trial_agents_replace
 
 
@@ -32,10 +35,11 @@ class ConditionSerializer(ModelCleanSerializer):
     html_url = HTMLURLField()
     trial_count = FacetCountField(help_text="Trials that enroll it.")
     trials_url = FilteredListURLField("api:trial-list", "condition")
+    version = VersionField()
 
     class Meta:
         model = Condition
-        fields = ["url", "html_url", "slug", "name", "trial_count", "trials_url"]
+        fields = ["url", "html_url", "slug", "name", "trial_count", "trials_url", "version"]
 
 
 class ConditionNameField(serializers.SlugRelatedField):
@@ -84,6 +88,34 @@ class ResultSerializer(serializers.ModelSerializer):
         ]
 
 
+class CaveatSerializer(serializers.ModelSerializer):
+    """A curator's reading of an ambiguous passage: which part of the trial it qualifies (and
+    which agent, for one agent link), and where in the review the passage is."""
+
+    agent = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        allow_null=True,
+        help_text="The agent slug, for a caveat about one agent link; null otherwise.",
+    )
+    provenance = ProvenanceSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = Caveat
+        fields = ["qualifies", "agent", "text", "provenance"]
+        read_only_fields = fields
+
+
+class DiscrepancySerializer(serializers.Serializer):
+    """A field on which the registry and the curators differ (trials/discrepancies.py)."""
+
+    field = serializers.CharField()
+    kind = serializers.ChoiceField(choices=DiscrepancyKind.choices)
+    curated = serializers.CharField(allow_null=True)
+    registry = serializers.CharField(allow_null=True)
+    message = serializers.CharField()
+
+
 class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
     """A trial: what it tests, in whom, its results, warnings, and where the review says so."""
 
@@ -110,7 +142,24 @@ class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
         help_text="Written as NK cell product slugs.",
     )
     results = ResultSerializer(many=True, read_only=True)
+    caveats = CaveatSerializer(
+        many=True,
+        read_only=True,
+        help_text="Curators' readings of ambiguous passages, each naming what it qualifies.",
+    )
     compatibility_warnings = CompatibilityWarningSerializer(many=True, read_only=True)
+    registry = RegistryRecordSerializer(
+        source="registry_record",
+        read_only=True,
+        allow_null=True,
+        help_text="What the registry says (null until NKKB has read it): never written over "
+        "the curated fields.",
+    )
+    discrepancies = ComputedListSerializer(
+        child=DiscrepancySerializer(),
+        compute=lambda trial: trial_discrepancies(trial, trial.registry_record),
+        help_text="Where the registry record differs from what curators state.",
+    )
     provenance = ProvenanceSerializer(source="*")
     version = VersionField()
 
@@ -132,7 +181,10 @@ class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
             "agents",
             "nk_products",
             "results",
+            "caveats",
             "compatibility_warnings",
+            "registry",
+            "discrepancies",
             "provenance",
             "last_updated",
             "version",
@@ -144,7 +196,10 @@ class TrialSerializer(FlexFieldsSerializerMixin, ModelCleanSerializer):
             "agents": ("trial_agents",),
             "nk_products": ("nk_products",),
             "results": ("results",),
+            "caveats": ("caveats",),
             "compatibility_warnings": ("trial_agents", "nk_products"),
+            "registry": ("registry_record",),
+            "discrepancies": ("registry_record", "trial_agents", "nk_products"),
         }
 
     def validate_agents(self, links):

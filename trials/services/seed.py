@@ -12,9 +12,10 @@ from django.utils.text import slugify
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.problems import ProblemsError
+from registry.services import registry_snapshot_load
 
 from ..choices import Phase
-from ..models import Condition, Result, Trial, TrialAgent
+from ..models import Caveat, Condition, Result, Trial, TrialAgent
 
 PROVENANCE_FIELDS = {
     "section": "source_section",
@@ -60,6 +61,24 @@ class _SeedLoader:
         self._load_named(NKCellProduct, "nk_products.yaml", relations={"targets": Target})
         for location, entry in self._entries("trials.yaml"):
             self._load_trial(location, entry)
+        snapshot = self.directory / "registry" / "snapshot.json"
+        if snapshot.exists():
+            self._load_registry_snapshot(snapshot)
+
+    def _load_registry_snapshot(self, path: Path):
+        """What archived registry pages and mirrors said of the seed's trials: registry records
+        beside the curated facts, never in them."""
+        try:
+            report = registry_snapshot_load(path=path)
+        except ProblemsError as error:
+            self.problems += error.problems
+            return
+        seeded = set(Trial.objects.values_list("nct_id", flat=True))
+        self.problems += [
+            f"{path}: {nct_id}: is not a trial of the seed."
+            for nct_id in [*report.created, *report.updated, *report.unchanged]
+            if nct_id not in seeded
+        ]
 
     def _entries(self, filename: str):
         path = self.directory / filename
@@ -99,6 +118,7 @@ class _SeedLoader:
         agent_links = entry.pop("agents", [])
         products = entry.pop("nk_products", [])
         results = entry.pop("results", [])
+        caveats = entry.pop("caveats", [])
         phase = entry.pop("phase", None)
         if phase is not None:
             if phase in PHASE_BY_LABEL:
@@ -126,6 +146,16 @@ class _SeedLoader:
                 self.problems.append(f"{location} result {index}: value must be a number.")
                 continue
             self._save(Result, f"{location} result {index}", {"trial": trial, **result})
+        for index, caveat in enumerate(caveats, start=1):
+            caveat = dict(caveat)
+            caveat_location = f"{location} caveat {index}"
+            slug = caveat.pop("agent", None)
+            if slug is not None:
+                agents = self._lookup(Agent, [slug], caveat_location, "agent")
+                if not agents:
+                    continue
+                caveat["agent"] = agents[0]
+            self._save(Caveat, caveat_location, {"trial": trial, **caveat})
 
     def _save(self, model, location: str, entry: dict):
         """Validate like a form would, then save; report any problem at `location`."""

@@ -1,5 +1,8 @@
-"""Integrity checks of the whole knowledge base (`manage.py validate_kb`)."""
+"""Integrity checks of the whole knowledge base (`manage.py validate_kb`): errors, which a valid
+knowledge base has none of, and warnings, slips a curator should look at (see `_warnings`)."""
 
+import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -10,8 +13,9 @@ from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.review import normalise_whitespace
 
-from ..models import Condition, Result, Trial, TrialAgent
-from .ctgov_import import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
+from ..choices import ROLES_WITHOUT_THERAPY_CLASS, CaveatSubject, ResultMetric
+from ..models import Caveat, Condition, Result, Trial, TrialAgent
+from .candidates import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
 
 
 def record_key(record: models.Model) -> str:
@@ -22,11 +26,17 @@ def record_key(record: models.Model) -> str:
         return f"{record.trial.nct_id}/{record.agent.slug}"
     if isinstance(record, Result):
         return f"{record.trial.nct_id} result {record.pk}"
+    if isinstance(record, Caveat):
+        return f"{record.trial.nct_id} caveat {record.pk}"
     return record.slug
 
 
 # Classes that act by binding a target, so a record of one without a target is incomplete.
 BINDING_AGENT_CLASSES = (AgentClass.TUMOR_TARGETING_MAB, AgentClass.ENGAGER)
+
+
+ERROR = "error"
+WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -35,23 +45,28 @@ class KBProblem:
     key: str
     field: str
     message: str
+    # An error makes the knowledge base invalid; a warning asks a curator to look.
+    severity: str = ERROR
 
     def __str__(self):
-        return f"{self.model} {self.key}: {self.field}: {self.message}"
+        prefix = "Warning: " if self.severity == WARNING else ""
+        return f"{prefix}{self.model} {self.key}: {self.field}: {self.message}"
 
 
 def kb_validate(*, review=None) -> list[KBProblem]:
-    """Every problem in the knowledge base, each naming its record and field.
+    """Every problem in the knowledge base, each naming its record and field: the errors first,
+    then the warnings.
 
     Checks each record as model validation would (formats, vocabularies, required provenance),
     each CHECK constraint in one query per constraint, the links a record needs, and, given the
-    `review` (nkkb.core.review.Review), that provenance points at what the review says.
+    `review` (nkkb.core.review.Review), that provenance points at what the review says; warns
+    about the slips `_warnings` describes.
     """
-    problems: dict[tuple[str, str, str], KBProblem] = {}
+    problems: dict[tuple[str, str, str, str], KBProblem] = {}
 
-    def report(record, field: str, message: str):
-        problem = KBProblem(type(record).__name__, record_key(record), field, message)
-        problems.setdefault((problem.model, problem.key, problem.field), problem)
+    def report(record, field: str, message: str, severity: str = ERROR):
+        problem = KBProblem(type(record).__name__, record_key(record), field, message, severity)
+        problems.setdefault((severity, problem.model, problem.key, problem.field), problem)
 
     from_registry = set(registry_trial_ids())
     # Records with a malformed field: comparing them with the review would add only noise.
@@ -87,6 +102,21 @@ def kb_validate(*, review=None) -> list[KBProblem]:
         report(target, "agents", "No agent or NK cell product targets this tumor antigen.")
     for agent in Agent.objects.filter(agent_class__in=BINDING_AGENT_CLASSES, targets__isnull=True):
         report(agent, "targets", f"A {agent.get_agent_class_display()} must name its target.")
+    for link in TrialAgent.objects.filter(
+        role__in=ROLES_WITHOUT_THERAPY_CLASS, trial__nk_products__isnull=True
+    ).select_related("trial", "agent"):
+        report(
+            link,
+            "role",
+            f"{link.agent.name} is {link.get_role_display().lower()}, but the trial uses no NK "
+            "cell product.",
+        )
+    for caveat in (
+        Caveat.objects.filter(agent__isnull=False)
+        .exclude(agent__trial_links__trial=models.F("trial"))
+        .select_related("trial", "agent")
+    ):
+        report(caveat, "agent", f"{caveat.agent.name} is not one of the trial's agents.")
 
     if review is not None:
         for record in _cited_records(exclude_trials=from_registry):
@@ -94,7 +124,9 @@ def kb_validate(*, review=None) -> list[KBProblem]:
                 continue
             for field, message in _review_mismatches(record, review):
                 report(record, field, message)
-    return sorted(problems.values(), key=lambda p: (p.model, p.key, p.field))
+    for record, field, message in _warnings():
+        report(record, field, message, WARNING)
+    return sorted(problems.values(), key=lambda p: (p.severity != ERROR, p.model, p.key, p.field))
 
 
 def _cited_records(*, exclude_trials: set[int]):
@@ -104,6 +136,7 @@ def _cited_records(*, exclude_trials: set[int]):
     # An imported trial is checked against the review once a curator has cited a section.
     yield from Trial.objects.exclude(pk__in=exclude_trials, source_section="")
     yield from Result.objects.select_related("trial")
+    yield from Caveat.objects.select_related("trial")
 
 
 def _review_mismatches(record, review):
@@ -120,3 +153,103 @@ def _review_mismatches(record, review):
         yield "source_section", f"Section {section} does not mention {record.nct_id}."
     if normalise_whitespace(record.source_summary) == normalise_whitespace(record.source_quote):
         yield "source_summary", "The summary repeats the quote; say it in your own words."
+
+
+# A bracket holding more than one word reads as a note to the reader ("(target assigned by list
+# order)"); a single word is an abbreviation or alias ("(mbIL-15)"), which a title may carry.
+BRACKETED_NOTE = re.compile(r"[(\[]\s*([^\s()\[\]]+\s+[^()\[\]]*?)\s*[)\]]")
+
+# The words a quote uses for each metric, and which metrics are told apart by words alone: a
+# quote that names none of its metric's words but one of a neighbour's ("severe" under serious
+# adverse events, "remission" under complete response) is probably filed under the wrong one.
+METRIC_WORDS = {
+    ResultMetric.SAE: ("serious",),
+    ResultMetric.SEVERE_AE: ("severe",),
+    ResultMetric.CR: ("complete response", "complete responses", "cr"),
+    ResultMetric.PR: ("partial response", "partial responses", "pr"),
+    ResultMetric.ORR: ("overall response", "response rate", "orr", "responded"),
+    ResultMetric.REMISSION: ("remission", "remissions"),
+    ResultMetric.RFS: ("relapse-free", "relapse free", "rfs"),
+    ResultMetric.PFS: ("progression-free", "progression free", "pfs"),
+    ResultMetric.EFS: ("event-free", "event free", "efs"),
+    ResultMetric.DISEASE_FREE: ("disease-free", "disease free", "dfs"),
+}
+CONFUSABLE_METRICS = (
+    (ResultMetric.SAE, ResultMetric.SEVERE_AE),
+    (ResultMetric.CR, ResultMetric.PR, ResultMetric.ORR, ResultMetric.REMISSION),
+    (ResultMetric.RFS, ResultMetric.PFS, ResultMetric.EFS, ResultMetric.DISEASE_FREE),
+)
+
+# What in an agent link's `detail` says the link is our reading rather than the review's words.
+CAVEAT_WORDING = re.compile(
+    r"\b(implied|inferred|assumed|assigned by|not stated|does not say|unclear|"
+    r"as named by the review|spelled|named collectively|per-trial)\b",
+    re.IGNORECASE,
+)
+
+
+def _words_in(text: str, words) -> list[str]:
+    return [w for w in words if re.search(rf"\b{re.escape(w)}\b", text, re.IGNORECASE)]
+
+
+def _warnings():
+    """(record, field, message) of each slip the audit of issue 18 found, as a rule:
+
+    - title: the same title (ignoring case and spacing) on several trials, which lists and
+      search results cannot tell apart;
+    - title: a bracket of more than one word (BRACKETED_NOTE), a curator's note in a public title;
+    - metric: a result whose quote uses a word of a confusable metric and none of its own
+      (METRIC_WORDS, CONFUSABLE_METRICS);
+    - detail: an agent link whose detail reads like a caveat on our reading (CAVEAT_WORDING:
+      "implied", "assigned by", "not stated"...) while no caveat on the trial's agents (all of
+      them, or that agent) shows it.
+    """
+    trials_by_title = defaultdict(list)
+    for trial in Trial.objects.only("nct_id", "title"):
+        trials_by_title[" ".join(trial.title.casefold().split())].append(trial)
+        note = BRACKETED_NOTE.search(trial.title)
+        if note:
+            yield (
+                trial,
+                "title",
+                f"{note.group(0)!r} reads like a curator's note; record it as a caveat.",
+            )
+    for trials in trials_by_title.values():
+        for trial in trials:
+            others = ", ".join(t.nct_id for t in trials if t != trial)
+            if others:
+                yield trial, "title", f"The same title names {others}; say what tells it apart."
+
+    neighbours = {
+        metric: [other for other in group if other != metric]
+        for group in CONFUSABLE_METRICS
+        for metric in group
+    }
+    for result in Result.objects.filter(metric__in=neighbours).select_related("trial"):
+        if _words_in(result.source_quote, METRIC_WORDS[result.metric]):
+            continue
+        for other in neighbours[result.metric]:
+            used = _words_in(result.source_quote, METRIC_WORDS[other])
+            if used:
+                yield (
+                    result,
+                    "metric",
+                    f"The quote says {used[0]!r}, which names {ResultMetric(other).label!r}, "
+                    f"not {result.get_metric_display()!r}.",
+                )
+                break
+
+    shown = set(
+        Caveat.objects.filter(qualifies=CaveatSubject.AGENTS).values_list("trial_id", "agent_id")
+    )
+    for link in (
+        TrialAgent.objects.exclude(detail=None).exclude(detail="").select_related("trial", "agent")
+    ):
+        wording = CAVEAT_WORDING.search(link.detail)
+        if wording and not shown & {(link.trial_id, None), (link.trial_id, link.agent_id)}:
+            yield (
+                link,
+                "detail",
+                f"{wording.group(0)!r} reads like a caveat on our reading; record it as a caveat "
+                "on the trial's agents, which the page and the API show as one.",
+            )

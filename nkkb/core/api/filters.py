@@ -38,12 +38,12 @@ def selected_fields(request, serializer_class) -> list[str] | None:
     names = serializer_class.Meta.fields
     kept = set(names)
     for parameter in SPARSE_FIELDS:
-        asked = {
-            name
-            for value in request.query_params.getlist(parameter)
-            for name in value.split(",")
-            if name
-        }
+        values = request.query_params.getlist(parameter)
+        asked = {name for value in values for name in value.split(",") if name}
+        if values and not asked:
+            raise exceptions.ValidationError(
+                {parameter: [f"Name at least one field. Fields: {', '.join(names)}."]}
+            )
         unknown = sorted(asked - set(names))
         if unknown:
             raise exceptions.ValidationError(

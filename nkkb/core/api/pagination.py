@@ -1,7 +1,8 @@
 """Pages of API lists: `page` and `page_size`, capped like the list pages."""
 
-from rest_framework import pagination
+from rest_framework import exceptions, pagination
 
+from ..limits import POSITIVE_INTEGER
 from ..tables import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 
@@ -16,6 +17,18 @@ class PageNumberPagination(pagination.PageNumberPagination):
     )
     max_page_size = MAX_PAGE_SIZE
     invalid_page_message = "Page {page_number} does not exist: {message}."
+
+    def get_page_size(self, request):
+        """`page_size` as given, lowered to the maximum; anything but a positive whole number is
+        a 400 (DRF would fall back to the default without a word)."""
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        if not POSITIVE_INTEGER.match(value):
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: ["A positive whole number."]}
+            )
+        return min(int(value), self.max_page_size)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -6,7 +6,7 @@ from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import build_basic_type, build_object_type, get_lib_doc_excludes
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import permissions, serializers
 
 from .serializers import BriefSlugRelatedField, ModelCleanSerializer
@@ -44,6 +44,28 @@ class AutoSchema(openapi.AutoSchema):
             auths.append({})
         return auths
 
+    def get_override_parameters(self):
+        """A delete sends the `version` it is based on, as a change does in its body."""
+        parameters = super().get_override_parameters()
+        model = getattr(getattr(self.view, "queryset", None), "model", None)
+        versioned = model is not None and any(
+            field.name == "version" for field in model._meta.concrete_fields
+        )
+        if self.method == "DELETE" and versioned:
+            parameters = [
+                *parameters,
+                OpenApiParameter(
+                    "version",
+                    OpenApiTypes.INT,
+                    required=True,
+                    description=(
+                        "The version of the record you read: a record changed since is not "
+                        "deleted (409)."
+                    ),
+                ),
+            ]
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code, description in self.error_responses().items():
@@ -60,25 +82,34 @@ class AutoSchema(openapi.AutoSchema):
         """{status code: when} for every error this operation can answer."""
         reads = self.method in permissions.SAFE_METHODS
         errors = {
+            400: (
+                "Invalid query parameters or body: an unknown parameter or value, or one past "
+                "a limit (search words, value length, repeats, JSON depth, NUL characters)."
+            ),
             401: "The credentials sent (a token or a session) are not valid.",
             404: "No such record, a page past the end, or an unknown `format`.",
             406: "The `Accept` header asks for no media type served here.",
-            503: "The database cannot be reached; retry after `Retry-After` seconds.",
+            500: "A fault of the server, logged under the `X-Request-ID` header's reference.",
+            503: (
+                "The database cannot be reached, or the request needed more database time than "
+                "a request may take; retry after `Retry-After` seconds."
+            ),
         }
-        # A request that sends nothing but a record's key has nothing else to get wrong.
-        if not (self.method in ("GET", "DELETE") and "{" in self.path):
-            errors[400] = "Invalid query parameters or body."
         if reads:
             errors[429] = "Too many anonymous requests; retry after `Retry-After` seconds."
         else:
             errors[401] = "Writing needs a curator's token or session; this request has neither."
             errors[403] = "The user lacks the model permission this change needs."
         if self.method in ("POST", "PUT", "PATCH"):
+            errors[413] = "The body is larger than the API accepts."
             errors[415] = "The body is not JSON (`Content-Type: application/json`)."
         if self.method in ("PUT", "PATCH"):
             errors[409] = "The record changed after the `version` sent: read it again."
         if self.method == "DELETE":
-            errors[409] = "Other records still refer to this one; the message names them."
+            errors[409] = (
+                "Other records still refer to this one (the message names them), or it changed "
+                "after the `version` sent: read it again."
+            )
         return dict(sorted(errors.items()))
 
 

@@ -71,6 +71,17 @@ class FilteredListURLField(serializers.ReadOnlyField):
         return self.site + filtered_list_url(self.view_name, **{self.parameter: slug})
 
 
+class ComputedListSerializer(serializers.ListSerializer):
+    """A read-only list of `child` that `compute(record)` derives from the record."""
+
+    def __init__(self, *args, compute, **kwargs):
+        self.compute = compute
+        super().__init__(*args, source="*", read_only=True, **kwargs)
+
+    def to_representation(self, instance):
+        return super().to_representation(self.compute(instance))
+
+
 class BriefSlugRelatedField(serializers.SlugRelatedField):
     """A relation written as the related records' slugs and read as their brief serializer."""
 

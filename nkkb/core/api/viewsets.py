@@ -1,12 +1,16 @@
 """What every model's ViewSet mixes in: its FilterSet, JSON or CSV, sparse fields, clear 404s."""
 
+from django.db import transaction
 from django.http import Http404
 from rest_framework import exceptions, permissions, renderers
 from rest_framework.settings import api_settings
 
+from ..filtersets import filter_parameters
 from ..tables import MAX_EXPORT_ROWS
-from .filters import SparseFieldsFilter, selected_fields
+from .exceptions import Conflict
+from .filters import SPARSE_FIELDS, SparseFieldsFilter, selected_fields
 from .renderers import CSVRenderer
+from .serializers import VersionField
 
 
 class SparseFieldsMixin:
@@ -35,6 +39,17 @@ class CuratedViewSetMixin:
     lookup_field = "slug"
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
+    @classmethod
+    def query_parameters(cls):
+        """The parameters the API reads (nkkb.core.limits): the filters, `search`, the page
+        and, on a delete, the `version` it is based on."""
+        pagination = api_settings.DEFAULT_PAGINATION_CLASS
+        names = [*filter_parameters(cls.filterset_class), "search", "version"]
+        names += [pagination.page_query_param, pagination.page_size_query_param]
+        if issubclass(cls, SparseFieldsMixin):
+            names += list(SPARSE_FIELDS)
+        return names
+
     @property
     def search_fields(self):
         return self.filterset_class.search_fields
@@ -47,6 +62,30 @@ class CuratedViewSetMixin:
             raise exceptions.NotFound(
                 f"NKKB has no {name} {self.kwargs[self.lookup_field]!r}."
             ) from None
+
+    def perform_destroy(self, instance):
+        """A delete, like a change, says which version of the record it is based on
+        (`?version=`): deleting a record someone changed since it was read is a 409."""
+        if not any(field.name == "version" for field in instance._meta.concrete_fields):
+            return super().perform_destroy(instance)
+        if "version" not in self.request.query_params:
+            raise exceptions.ValidationError(
+                {"version": ["Send the version of the record you read (`?version=`)."]}
+            )
+        try:
+            version = VersionField().run_validation(self.request.query_params["version"])
+        except exceptions.ValidationError as error:
+            raise exceptions.ValidationError({"version": error.detail}) from None
+        with transaction.atomic():
+            # The write lock is taken first (select_for_update; on SQLite the immediate
+            # transaction), so no save can come between the check and the delete.
+            current = type(instance).objects.select_for_update().filter(pk=instance.pk)
+            if not current.filter(version=version).exists():
+                raise Conflict(
+                    "Someone changed this record after you read it: read it again and send "
+                    "its current `version` if it should still be deleted."
+                )
+            instance.delete()
 
     def paginate_queryset(self, queryset):
         if isinstance(self.request.accepted_renderer, CSVRenderer):

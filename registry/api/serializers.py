@@ -1,0 +1,30 @@
+"""What the registry says about a study, as the API gives it beside the curated trial."""
+
+from rest_framework import serializers
+
+from ..models import RegistryRecord
+from ..parsing import RECORD_FIELDS
+
+
+class RegistrySourceSerializer(serializers.ModelSerializer):
+    """Where a record's values were read and as of when."""
+
+    kind = serializers.CharField(source="source_kind")
+    url = serializers.URLField(source="source_url")
+    name = serializers.CharField(source="source_name")
+
+    class Meta:
+        model = RegistryRecord
+        fields = ["kind", "url", "name", "as_of", "fetched", "field_sources", "field_notes"]
+
+
+class RegistryRecordSerializer(serializers.ModelSerializer):
+    """A study's registry record: the API v2 fields a researcher uses, NULL where the source is
+    silent, and its source. The payload as received is kept for audit, not served."""
+
+    source = RegistrySourceSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = RegistryRecord
+        fields = [*RECORD_FIELDS, "source"]
+        read_only_fields = fields

@@ -1,0 +1,136 @@
+"""The best-known value of a trial's phase, status, enrollment and start year: what curators
+state where they state it, else what the registry says (its record, as of its date).
+
+The one rule for browsing: the trial list's filters and facets, its cells (marked with where
+each value comes from), the home chart and the landscape all read it here. It never changes a
+curated value; the trial page and the API show both sides in full.
+"""
+
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from django.db.models import CharField, F, Q, QuerySet, Value
+
+from registry.choices import Actuality, OverallStatus
+from registry.models import RegistryRecord
+
+from .choices import PHASE_FROM_REGISTRY, Phase
+from .models import Trial
+
+# The option of the phase and status filters for trials neither side states.
+NOT_STATED = "not-stated"
+NOT_STATED_LABEL = "Not stated"
+# Statuses in which a trial takes participants now.
+RECRUITING_NOW = (OverallStatus.RECRUITING, OverallStatus.ENROLLING_BY_INVITATION)
+CURATED, REGISTRY = "curated", "registry"
+
+
+def recorded(condition: Q) -> Q:
+    """Trials whose registry record meets `condition`."""
+    return Q(nct_id__in=RegistryRecord.objects.filter(condition).values("nct_id"))
+
+
+def _registry_phase(phase: str) -> Q:
+    """Registry records whose phases are `phase` in the review's vocabulary."""
+    combinations = [list(c) for c, mapped in PHASE_FROM_REGISTRY.items() if mapped == phase]
+    return reduce(or_, (Q(phases=combination) for combination in combinations), Q(pk__in=[]))
+
+
+def phase_condition(phase: str) -> Q:
+    if phase == NOT_STATED:
+        stated = reduce(or_, (_registry_phase(value) for value in Phase.values))
+        return Q(phase__isnull=True) & ~recorded(stated)
+    return Q(phase=phase) | (Q(phase__isnull=True) & recorded(_registry_phase(phase)))
+
+
+def status_condition(status: str) -> Q:
+    if status == NOT_STATED:
+        return Q(status__isnull=True) & ~recorded(Q(overall_status__isnull=False))
+    return Q(status=status) | (Q(status__isnull=True) & recorded(Q(overall_status=status)))
+
+
+def enrollment_condition(*, low: int | None, high: int | None) -> Q:
+    bounds = {"enrollment__gte": low, "enrollment__lte": high}
+    bounds = {lookup: value for lookup, value in bounds.items() if value is not None}
+    return Q(**bounds) | (Q(enrollment__isnull=True) & recorded(Q(**bounds)))
+
+
+def start_year_condition(*, low: int | None, high: int | None) -> Q:
+    curated, registry = Q(start_year__isnull=False), Q(start_date__isnull=False)
+    if low is not None:
+        curated &= Q(start_year__gte=low)
+        registry &= Q(start_date__gte=f"{low:04d}")
+    if high is not None:
+        curated &= Q(start_year__lte=high)
+        registry &= Q(start_date__lt=f"{high + 1:04d}")
+    return curated | (Q(start_year__isnull=True) & recorded(registry))
+
+
+def facet_rows(conditions: dict[str, Q]) -> list[QuerySet]:
+    """(facet_value, facet_result) rows: the trials meeting each option's condition."""
+    return [
+        Trial.objects.filter(condition).values(
+            facet_value=Value(value, output_field=CharField()), facet_result=F("pk")
+        )
+        for value, condition in conditions.items()
+    ]
+
+
+def phase_rows() -> list[QuerySet]:
+    return facet_rows({value: phase_condition(value) for value in [*Phase.values, NOT_STATED]})
+
+
+def status_rows() -> list[QuerySet]:
+    statuses = [*OverallStatus.values, NOT_STATED]
+    return facet_rows({value: status_condition(value) for value in statuses})
+
+
+@dataclass(frozen=True)
+class KnownValue:
+    """A best-known value as a page shows it: its label, and whose it is."""
+
+    value: object
+    label: str
+    source: str | None  # CURATED, REGISTRY, or None when neither side states it
+    note: str = ""
+
+    def __str__(self):
+        return self.label
+
+
+def known_values(trial: Trial) -> dict[str, KnownValue]:
+    """The trial's best-known phase, status, enrollment and start year (reads its prefetched
+    `registry_record`)."""
+    record = trial.registry_record
+    registry_phase = record and PHASE_FROM_REGISTRY.get(tuple(record.phases or ()))
+    estimated = record and record.enrollment_type == Actuality.ESTIMATED
+    sides = {
+        "phase": (
+            trial.phase and Phase(trial.phase).label,
+            registry_phase and Phase(registry_phase).label,
+            "",
+        ),
+        "status": (
+            trial.status and trial.get_status_display(),
+            record and record.overall_status and OverallStatus(record.overall_status).label,
+            "",
+        ),
+        "enrollment": (
+            trial.enrollment,
+            record and record.enrollment,
+            "estimated" if estimated else "",
+        ),
+        "start_year": (trial.start_year, record and record.start_year, ""),
+    }
+    known = {}
+    for field, (curated, registry, note) in sides.items():
+        if curated is not None and curated != "":
+            known[field] = KnownValue(curated, str(curated), CURATED)
+        elif registry is not None and registry != "":
+            as_of = f"as of {record.as_of}" if record.as_of else "date not given"
+            note = f"from the registry, {as_of}" + (f"; {note}" if note else "")
+            known[field] = KnownValue(registry, str(registry), REGISTRY, note)
+        else:
+            known[field] = KnownValue(None, NOT_STATED_LABEL, None)
+    return known

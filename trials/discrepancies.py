@@ -1,0 +1,193 @@
+"""Where what the registry says differs from what curators state, per trial and field.
+
+Computed on demand from a trial and its registry record, never stored. A trial without a record
+has none: it is not yet synced. The registry's silence is never a discrepancy, and neither is a
+curator's: a value only one side states is a gap, not a disagreement.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
+
+from registry.choices import Actuality, OverallStatus, RegistryPhase
+from registry.matching import name_keys, names_of, unlinked_names
+from registry.models import RegistryRecord, first_day
+
+from .choices import PHASE_FROM_REGISTRY, DiscrepancyKind, Phase, TrialStatus
+from .models import Trial, TrialAgent
+
+# Each phase as the range of numbered phases it spans. A curated phase is consistent with the
+# registry's when it starts where the registry's starts and ends within it: the review's "Ib" or
+# "I" of a registry "Phase 1/Phase 2" trial names the first part of that trial, more precisely,
+# not differently. "II" of a "Phase 1/Phase 2" trial leaves out its phase 1, and "I/II" of a
+# "Phase 2" trial reaches outside it: both conflicts.
+PHASE_RANGES: dict[str, tuple[int, int]] = {
+    Phase.I: (1, 1),
+    Phase.IB: (1, 1),
+    Phase.I_II: (1, 2),
+    Phase.I_IIA: (1, 2),
+    Phase.IB_II: (1, 2),
+    Phase.II: (2, 2),
+    Phase.II_III: (2, 3),
+    Phase.III: (3, 3),
+    Phase.IV: (4, 4),
+}
+# A trial's life runs from before recruiting to finished. A registry status before the finish
+# for a trial curators call finished goes backward: either the registry copy predates what the
+# review knew (the record's as-of date says how old it is), or the trial was reopened. The other
+# way round (curated as recruiting, finished in the registry) the registry has moved on since
+# the review: a plain conflict, with the registry's as-of date in its message.
+FINISHED = {TrialStatus.COMPLETED, TrialStatus.TERMINATED, TrialStatus.WITHDRAWN}
+BEFORE_FINISH = {
+    OverallStatus.NOT_YET_RECRUITING,
+    OverallStatus.RECRUITING,
+    OverallStatus.ENROLLING_BY_INVITATION,
+    OverallStatus.ACTIVE_NOT_RECRUITING,
+}
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """One field on which the registry and the curators differ, each side as shown to readers."""
+
+    nct_id: str
+    field: str
+    kind: str
+    curated: str | None
+    registry: str | None
+    message: str
+
+
+def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
+    """The discrepancies of every trial in `queryset` (default: all) that has a registry record,
+    in a fixed number of queries."""
+    trials = (
+        (Trial.objects.all() if queryset is None else queryset)
+        .filter(nct_id__in=RegistryRecord.objects.values("nct_id"))
+        .prefetch_related(
+            "registry_record",
+            Prefetch("trial_agents", queryset=TrialAgent.objects.select_related("agent")),
+            "nk_products",
+        )
+        .order_by("nct_id")
+    )
+    return [
+        found for trial in trials for found in trial_discrepancies(trial, trial.registry_record)
+    ]
+
+
+def trial_discrepancies(trial: Trial, record: RegistryRecord | None) -> list[Discrepancy]:
+    """Where `record` (the registry's) and `trial` (the curators') differ, field by field."""
+    if record is None:
+        return []
+    found = [
+        *_phase(trial, record),
+        *_status(trial, record),
+        *_enrollment(trial, record),
+        *_interventions(trial, record),
+        *_updated(trial, record),
+    ]
+    return [Discrepancy(trial.nct_id, *discrepancy) for discrepancy in found]
+
+
+def _as_of(record: RegistryRecord) -> str:
+    return f"as of {record.as_of}" if record.as_of else "date unknown"
+
+
+def _phase(trial: Trial, record: RegistryRecord):
+    registry_phase = PHASE_FROM_REGISTRY.get(tuple(record.phases or ()))
+    # A malformed curated value is validate_kb's to report, not a disagreement.
+    if trial.phase not in PHASE_RANGES or registry_phase is None:
+        return
+    low, high = PHASE_RANGES[registry_phase]
+    curated_low, curated_high = PHASE_RANGES[trial.phase]
+    if curated_low == low and curated_high <= high:
+        return
+    registry = "/".join(RegistryPhase(code).label for code in record.phases)
+    curated = Phase(trial.phase).label
+    yield (
+        "phase",
+        DiscrepancyKind.CONFLICT,
+        curated,
+        registry,
+        f"The review says phase {curated}; the registry ({_as_of(record)}) says {registry}.",
+    )
+
+
+def _status(trial: Trial, record: RegistryRecord):
+    if trial.status not in TrialStatus.values or record.overall_status is None:
+        return
+    if trial.status == record.overall_status:
+        return
+    curated = TrialStatus(trial.status).label
+    registry = OverallStatus(record.overall_status).label
+    if trial.status in FINISHED and record.overall_status in BEFORE_FINISH:
+        yield (
+            "status",
+            DiscrepancyKind.BACKWARD,
+            curated,
+            registry,
+            f"Curated as {curated}, but the registry ({_as_of(record)}) still shows {registry}: "
+            "an older registry copy, or a trial reopened.",
+        )
+    else:
+        yield (
+            "status",
+            DiscrepancyKind.CONFLICT,
+            curated,
+            registry,
+            f"Curated as {curated}; the registry ({_as_of(record)}) shows {registry}.",
+        )
+
+
+def _enrollment(trial: Trial, record: RegistryRecord):
+    if trial.enrollment is None or record.enrollment is None:
+        return
+    if trial.enrollment == record.enrollment:
+        return
+    registry = str(record.enrollment)
+    if record.enrollment_type == Actuality.ACTUAL:
+        kind, what = DiscrepancyKind.CONFLICT, "an actual enrollment of"
+    elif record.enrollment_type == Actuality.ESTIMATED:
+        kind, what = DiscrepancyKind.ESTIMATE, "an estimated (planned) enrollment of"
+        registry += " (Estimated)"
+    else:
+        kind, what = DiscrepancyKind.UNTYPED, "an enrollment, neither actual nor estimated, of"
+    yield (
+        "enrollment",
+        kind,
+        str(trial.enrollment),
+        registry,
+        f"The review gives {trial.enrollment} participants; the registry ({_as_of(record)}) "
+        f"gives {what} {record.enrollment}.",
+    )
+
+
+def _interventions(trial: Trial, record: RegistryRecord):
+    linked = [link.agent for link in trial.trial_agents.all()] + list(trial.nk_products.all())
+    index = {key for item in linked for name in names_of(item) for key in name_keys(name)}
+    for intervention in record.interventions or ():
+        for name in unlinked_names(intervention, index):
+            yield (
+                "interventions",
+                DiscrepancyKind.UNLINKED,
+                None,
+                name,
+                f"The registry lists {name!r}, which is no agent or NK cell product linked "
+                "to the trial.",
+            )
+
+
+def _updated(trial: Trial, record: RegistryRecord):
+    updated = record.last_update_posted or (record.as_of and record.as_of.isoformat())
+    curated = trial.last_updated.date()
+    # A month's date is after the curated day only if all of the month is.
+    if updated and first_day(updated) > curated:
+        yield (
+            "last_updated",
+            DiscrepancyKind.UPDATED,
+            curated.isoformat(),
+            updated,
+            f"The registry record was updated on {updated}, after the curated data "
+            f"({curated}): it may say something the review does not.",
+        )
