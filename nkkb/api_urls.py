@@ -21,6 +21,7 @@ V1_ROOT = {
     "targets": "target-list",
     "conditions": "condition-list",
     "compatibility": "compatibility",
+    "candidates": "candidate-list",
 }
 
 
@@ -48,6 +49,7 @@ urlpatterns = [
     path("v1/", APIRootView.as_view(api_root_dict=V1_ROOT), name="root"),
     path("v1/", include("trials.api.urls")),
     path("v1/", include("agents.api.urls")),
+    path("v1/", include("registry.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs_view, name="docs"),
     # Only paths ending in a slash: without one, Django first redirects to the slashed URL.

@@ -225,6 +225,7 @@ NKKB_KNOWLEDGE_BASE = {
     "agents.Agent": "agents",
     "agents.NKCellProduct": "nk_products",
     "registry.RegistryRecord": "registry_records",
+    "registry.StudyCandidate": "study_candidates",
     "trials.Condition": "conditions",
     "trials.Trial": "trials",
     "trials.TrialAgent": "trial_agents",

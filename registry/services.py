@@ -149,7 +149,7 @@ def candidate_reject(*, candidate: StudyCandidate, user, reason: str) -> StudyCa
         raise ProblemsError([f"{candidate}: a rejection needs a reason."])
     with transaction.atomic():
         candidate = (
-            StudyCandidate.objects.select_for_update()
+            StudyCandidate.objects.select_for_update(of=("self",))
             .select_related("record", "decided_by")
             .get(pk=candidate.pk)
         )

@@ -26,8 +26,9 @@ from django.conf import settings
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from nkkb.core.limits import MAX_SEARCH_WORDS, nul_problems
+from nkkb.core.limits import MAX_SEARCH_WORDS, NUL_MESSAGE
 from trials.models import Condition, Trial
+from trials.services.validation import kb_validate
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -71,9 +72,11 @@ def server_database(folder: Path):
     name = f"nkkb_abuse_{uuid.uuid4().hex[:12]}"
     parts = urlsplit(configured)
     admin = urlunsplit(parts._replace(path="/postgres", query=""))
-    with psycopg2.connect(admin) as db:
-        db.autocommit = True
-        db.cursor().execute(f'CREATE DATABASE "{name}"')
+    # CREATE DATABASE runs outside a transaction: a connection of its own, in autocommit.
+    db = psycopg2.connect(admin)
+    db.autocommit = True
+    db.cursor().execute(f'CREATE DATABASE "{name}"')
+    db.close()
     try:
         yield urlunsplit(parts._replace(path=f"/{name}"))
     finally:
@@ -325,7 +328,7 @@ def test_the_pages_refuse_the_same_with_a_page_that_says_why(client):
     api = client.get(f"{V1}/trials/", {"q": words})
     assert f"At most {MAX_SEARCH_WORDS} words" in api.json()["q"][0]
     agents = client.get("/agents/", {"acts_through_cd16": "maybe"})
-    assert "Select true or false" in agents.content.decode()
+    assert "maybe is not one of the available choices" in agents.content.decode()
 
 
 @pytest.mark.django_db
@@ -350,8 +353,14 @@ def test_search_costs_one_query_per_distinct_word(client):
 
 def slow_statement(execute, sql, params, many, context):
     if connection.vendor == "postgresql":
-        execute("SET LOCAL statement_timeout = 50", None, False, context)
-        execute("SELECT pg_sleep(2)", None, False, context)
+        # On a cursor of its own: the statement may be a server-side cursor's (iterator()).
+        database = context["connection"]
+        with database.wrap_database_errors, database.connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 50")
+            try:
+                cursor.execute("SELECT pg_sleep(2)")
+            finally:
+                cursor.execute("RESET statement_timeout")
     else:
         execute(
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
@@ -436,7 +445,11 @@ def test_admin_login_is_locked_after_repeated_failures(client, django_user_model
 
 
 @pytest.mark.django_db
-def test_validate_kb_can_report_nul_characters():
+@pytest.mark.skipif(
+    connection.vendor == "postgresql", reason="PostgreSQL itself refuses NUL in text"
+)
+def test_validate_kb_reports_nul_characters():
     Trial.objects.filter(nct_id="NCT02138734").update(title="Bad\x00title")
-    problems = nul_problems(Trial.objects.filter(nct_id="NCT02138734"))
-    assert problems == ["Trial NCT02138734: title: Null characters are not allowed."]
+    assert ("Trial", "NCT02138734", "title", NUL_MESSAGE) in [
+        (p.model, p.key, p.field, p.message) for p in kb_validate()
+    ]

@@ -56,7 +56,7 @@ def csv_rows(response) -> list[dict]:
 
 def test_the_versioned_root_links_every_endpoint(api):
     root = api.get(f"{V1}/").json()
-    assert set(root) == {*LISTS, "compatibility"}
+    assert set(root) == {*LISTS, "compatibility", "candidates"}  # candidates: curators only
     for name in LISTS:
         assert root[name] == f"http://testserver{V1}/{name}/"
         assert api.get(root[name]).status_code == 200

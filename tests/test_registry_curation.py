@@ -3,6 +3,7 @@ for a curated field as one recorded action."""
 
 import pytest
 from django.core.exceptions import ValidationError
+from rest_framework.test import APIClient
 
 from agents.models import NKCellProduct
 from nkkb.core.accounts import curator_create
@@ -130,3 +131,17 @@ def test_curators_accept_or_reject_candidates_with_a_reason(client, curator):
     assert not Trial.objects.filter(nct_id="NCT09900102").exists()
     page = client.get("/curation/candidates/").content.decode()
     assert "No candidate." in page
+
+
+def test_the_api_lists_candidates_to_curators_only(curator):
+    candidate("NCT09900103")
+    anonymous = APIClient().get("/api/v1/candidates/")
+    assert anonymous.status_code == 401
+    api = APIClient()
+    api.force_authenticate(curator)
+    listed = api.get("/api/v1/candidates/", {"status": "open"}).json()["results"]
+    assert [found["record"]["nct_id"] for found in listed] == ["NCT09900103"]
+    assert listed[0]["matched_products"] == ["nk-92"]
+    one = api.get("/api/v1/candidates/NCT09900103/")
+    assert one.status_code == 200 and one.json()["status"] == "open"
+    assert api.post("/api/v1/candidates/", {}).status_code == 403  # read-only

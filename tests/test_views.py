@@ -301,3 +301,13 @@ def test_other_lists_sort_and_export_too(client):
         )
     )
     assert rows[1][0] == "NK-92" and len(rows) == 2
+
+
+def test_an_nct_number_in_lower_case_redirects_to_the_trials_page(client):
+    """One parser (registry.models.parse_nct_id) for every entry point: the page redirects to
+    the canonical URL, the API serves the record, a malformed number is a 404 that says why."""
+    response = client.get("/trials/nct03019640/")
+    assert response.status_code == 301 and response["Location"] == "/trials/NCT03019640/"
+    assert client.get("/api/v1/trials/nct03019640/").json()["nct_id"] == "NCT03019640"
+    malformed = client.get("/api/v1/trials/nct0301964/")
+    assert malformed.status_code == 404 and "is not an NCT number" in malformed.json()["detail"]

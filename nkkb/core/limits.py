@@ -110,16 +110,6 @@ def json_problems(data) -> list[str]:
     return sorted(problems)
 
 
-def nul_problems(records) -> list[str]:
-    """For `validate_kb`: '<Model> <record>: <field>: ...' for each field holding a NUL."""
-    return [
-        f"{record._meta.verbose_name.capitalize()} {record}: {field.name}: {NUL_MESSAGE}"
-        for record in records
-        for field in record._meta.concrete_fields
-        if contains_nul(getattr(record, field.attname))
-    ]
-
-
 def parameters_read(request) -> frozenset[str] | None:
     """The query parameters the view of `request` reads, or None when it does not say.
 

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from ..models import RegistryRecord
+from ..models import RegistryRecord, StudyCandidate
 from ..parsing import RECORD_FIELDS
 
 
@@ -27,4 +27,28 @@ class RegistryRecordSerializer(serializers.ModelSerializer):
     class Meta:
         model = RegistryRecord
         fields = [*RECORD_FIELDS, "source"]
+        read_only_fields = fields
+
+
+class StudyCandidateSerializer(serializers.ModelSerializer):
+    """A study discovery found, waiting for (or past) a curator's decision."""
+
+    record = RegistryRecordSerializer(read_only=True)
+    matched_agents = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    matched_products = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    decided_by = serializers.StringRelatedField(read_only=True)
+
+    class Meta:
+        model = StudyCandidate
+        fields = [
+            "record",
+            "matched_agents",
+            "matched_products",
+            "matches",
+            "first_seen",
+            "status",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+        ]
         read_only_fields = fields

@@ -46,7 +46,7 @@ def candidate_accept(*, candidate: StudyCandidate, user, reason: str) -> Trial:
     reason = (reason or "").strip()
     with transaction.atomic():
         candidate = (
-            StudyCandidate.objects.select_for_update()
+            StudyCandidate.objects.select_for_update(of=("self",))
             .select_related("record", "decided_by")
             .get(pk=candidate.pk)
         )

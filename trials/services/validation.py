@@ -11,7 +11,9 @@ from django.db import models
 from agents.choices import AgentClass, TargetKind
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.knowledge_base import knowledge_base_models
+from nkkb.core.limits import NUL_MESSAGE, contains_nul
 from nkkb.core.review import normalise_whitespace
+from registry.models import RegistryRecord, StudyCandidate
 
 from ..choices import ROLES_WITHOUT_THERAPY_CLASS, CaveatSubject, ResultMetric
 from ..models import Caveat, Condition, Result, Trial, TrialAgent
@@ -28,6 +30,10 @@ def record_key(record: models.Model) -> str:
         return f"{record.trial.nct_id} result {record.pk}"
     if isinstance(record, Caveat):
         return f"{record.trial.nct_id} caveat {record.pk}"
+    if isinstance(record, RegistryRecord):
+        return record.nct_id
+    if isinstance(record, StudyCandidate):
+        return record.record.nct_id
     return record.slug
 
 
@@ -86,6 +92,11 @@ def kb_validate(*, review=None) -> list[KBProblem]:
                 for field, messages in error.message_dict.items():
                     for message in messages:
                         report(record, field, message)
+            # Model validation lets a NUL character through (only forms refuse it).
+            for field in model._meta.concrete_fields:
+                if contains_nul(getattr(record, field.attname)):
+                    malformed.add((model, record.pk))
+                    report(record, field.name, NUL_MESSAGE)
         for constraint in model._meta.constraints:
             if isinstance(constraint, models.CheckConstraint):
                 fields = ", ".join(sorted(constraint.condition.referenced_base_fields))
