@@ -1,9 +1,9 @@
-import django_filters
-
 from nkkb.core.filtersets import (
+    RECORDED_BOOLEAN_CHOICES,
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
     SearchFilterSet,
+    recorded_boolean_condition,
     slug_filter,
 )
 
@@ -39,7 +39,12 @@ class AgentFilterSet(SearchFilterSet):
     target = slug_filter(
         Target, field_name="targets", label="Target", help_text="Slug of a target it binds."
     )
-    acts_through_cd16 = django_filters.BooleanFilter(label="Acts through CD16")
+    acts_through_cd16 = MultipleChoiceFilter(
+        choices=RECORDED_BOOLEAN_CHOICES,
+        method="filter_recorded_boolean",
+        label="Acts through CD16",
+        help_text="`true`, `false`, or `unknown` where NKKB does not record it; any when absent.",
+    )
     approval_status = MultipleChoiceFilter(choices=ApprovalStatus.choices, label="Approval status")
     ordering = NullsLastOrderingFilter(
         fields=("name", "agent_class", "platform", "acts_through_cd16", "approval_status"),
@@ -57,6 +62,9 @@ class AgentFilterSet(SearchFilterSet):
             "approval_status",
             "ordering",
         ]
+
+    def filter_recorded_boolean(self, queryset, name, values: str):
+        return queryset.filter(recorded_boolean_condition(name, values))
 
 
 class NKCellProductFilterSet(SearchFilterSet):

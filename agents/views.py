@@ -1,5 +1,6 @@
 from django import forms
 from django.db.models import Prefetch
+from django.db.models.functions import Lower
 from django.views.generic import TemplateView
 
 from nkkb.core.facets import annotate_record_counts, record_facet
@@ -27,7 +28,7 @@ def first_listed(model) -> Prefetch:
 
 class TargetListView(FilteredTableView):
     model = Target
-    queryset = Target.objects.prefetch_related("agents")
+    queryset = Target.objects.prefetch_related("agents").order_by(Lower("name"))
     filterset_class = TargetFilterSet
     table_class = TargetTable
     title = "Targets"
@@ -52,7 +53,7 @@ class TargetDetailView(RecordDetailView):
 
 class AgentListView(FilteredTableView):
     model = Agent
-    queryset = Agent.objects.prefetch_related("targets")
+    queryset = Agent.objects.prefetch_related("targets").order_by(Lower("name"))
     filterset_class = AgentFilterSet
     table_class = AgentTable
     title = "Agents"
@@ -69,7 +70,7 @@ class AgentDetailView(RecordDetailView):
 
 class NKCellProductListView(FilteredTableView):
     model = NKCellProduct
-    queryset = NKCellProduct.objects.prefetch_related("targets")
+    queryset = NKCellProduct.objects.prefetch_related("targets").order_by(Lower("name"))
     filterset_class = NKCellProductFilterSet
     table_class = NKCellProductTable
     title = "NK cell products"

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from agents.models import Agent
 from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +74,88 @@ def test_the_index_answers_without_reading_every_title_or_nct_number():
     searched = " ".join(query["sql"] for query in queries)
     assert not re.search(r'"(title|nct_id)"\S* LIKE', searched)
     assert ("MATCH" if connection.vendor == "sqlite" else "to_tsvector") in searched
+
+
+def found_on_the_page(client, query: str) -> set[str]:
+    page = client.get("/trials/", {"q": query, "page_size": 100}).content.decode()
+    return set(re.findall(r'href="/trials/(NCT\d{8})/">NCT', page))
+
+
+IL15 = {"NCT02689453", "NCT04185220", "NCT04623944", "NCT05020678"}
+T_HANK = {"NCT04390399", "NCT05618925"}  # t-haNK cells: NK-92 engineered with a CAR
+MONALIZUMAB = {
+    "NCT02643550",
+    "NCT02671435",
+    "NCT04307329",
+    "NCT04590963",
+    "NCT05221840",
+    "NCT05903092",
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("il15", IL15),  # hyphens, spaces and case do not matter
+        ("IL-15", IL15),
+        ("IL 15", IL15),
+        ("nk92", T_HANK),
+        ("NK-92", T_HANK),
+        ("NKG2A", MONALIZUMAB),  # a target: the trials of the agents that bind it
+        ("AML", {"NCT03214666", "NCT04310592"}),  # one title spells out acute myeloid leukemia
+    ],
+)
+def test_search_forgives_spelling_and_searches_targets_brands_and_abbreviations(
+    client, query, expected
+):
+    assert found(query) == expected
+    assert found_on_the_page(client, query) == expected
+
+
+def test_a_brand_name_recorded_as_an_alias_finds_the_agents_trials(client):
+    """The review names no brand: a curator who records one (with its source) makes it
+    searchable; the seed holds none, so `Anktiva` finds nothing until then."""
+    assert found("Anktiva") == set()
+    n_803 = Agent.objects.get(slug="n-803")
+    n_803.aliases = ["Anktiva"]
+    n_803.save()
+    n803 = set(Trial.objects.filter(agents__slug="n-803").values_list("nct_id", flat=True))
+    assert n803 and found("Anktiva") == found_on_the_page(client, "anktiva") == n803
+
+
+def test_a_target_finds_the_trials_of_its_agents_and_of_the_products_aimed_at_it(client):
+    """TIGIT: no seed trial gives its antibody yet; one that does is found."""
+    assert found("TIGIT") == set()
+    trial = Trial.objects.create(nct_id="NCT09999902", title="A checkpoint combination")
+    trial.trial_agents.create(agent=Agent.objects.get(slug="anti-tigit-mab"))
+    assert found("TIGIT") == found_on_the_page(client, "tigit") == {"NCT09999902"}
+
+
+def test_a_hyphenated_word_is_not_two_prefixes():
+    """`CAR-NK` finds CAR NK cells, not a carcinoma trial that mentions NK cells."""
+    car_nk = found("CAR-NK")
+    assert car_nk and all(
+        "car nk" in Trial.objects.get(nct_id=nct).title.lower()
+        or Trial.objects.filter(nct_id=nct, nk_products__name__icontains="CAR NK").exists()
+        for nct in car_nk
+    )
+    assert not any("carcinoma" in Trial.objects.get(nct_id=nct).title.lower() for nct in car_nk)
+
+
+def test_a_number_is_whole_but_a_word_may_start_a_longer_one():
+    il21_only = found("IL-21") - set(
+        Trial.objects.filter(agents__slug="il-2").values_list("nct_id", flat=True)
+    )
+    assert il21_only and not il21_only & found("IL-2")
+    assert found("haplo") == {"NCT05952310"}
+
+
+def test_a_search_that_finds_nothing_suggests_what_the_knowledge_base_spells_so(client):
+    response = APIClient().get(V1, {"q": "monalizumb"})
+    assert response.json()["count"] == 0
+    assert "monalizumab" in response["X-Search-Suggestions"].split(", ")
+    assert set(response.json()) == {"count", "next", "previous", "results"}
+    page = client.get("/trials/", {"q": "monalizumb"}).content.decode()
+    assert 'href="?q=monalizumab">monalizumab</a>' in page
+    assert found("monalizumab") == MONALIZUMAB
+    assert "X-Search-Suggestions" not in APIClient().get(V1, {"q": "monalizumab"})

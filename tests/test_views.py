@@ -5,6 +5,7 @@ import io
 import re
 
 import pytest
+from django.db.models.functions import Lower
 from django.http import QueryDict
 
 from agents.models import Agent, NKCellProduct, Target
@@ -228,7 +229,7 @@ def test_pagination_keeps_the_filters_and_caps_the_page_size(client):
 def test_csv_export_holds_the_whole_filtered_selection(client):
     response = client.get("/trials/?therapy_class=engager&page_size=5&export=csv")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert len(rows) == 10
     afm13 = next(row for row in rows if row["NCT number"] == "NCT04074746")
     assert afm13["Agents"] == "AFM13"
@@ -293,11 +294,16 @@ def test_the_home_page_lists_recent_curator_changes(client, django_user_model):
 
 def test_other_lists_sort_and_export_too(client):
     response = client.get("/agents/?ordering=-name&page_size=3")
-    listed = re.findall(r'<td ><a href="/agents/([\w-]+)/">', response.content.decode())
-    assert listed == list(Agent.objects.order_by("-name").values_list("slug", flat=True)[:3])
+    listed = re.findall(r'<td [^>]*><a href="/agents/([\w-]+)/">', response.content.decode())
+    by_name = Agent.objects.order_by(Lower("name").desc())
+    assert listed == list(by_name.values_list("slug", flat=True)[:3])
     rows = list(
         csv.reader(
-            io.StringIO(client.get("/nk-products/?cd16_status=absent&export=csv").content.decode())
+            io.StringIO(
+                client.get("/nk-products/?cd16_status=absent&export=csv").content.decode(
+                    "utf-8-sig"
+                )
+            )
         )
     )
     assert rows[1][0] == "NK-92" and len(rows) == 2
@@ -311,3 +317,119 @@ def test_an_nct_number_in_lower_case_redirects_to_the_trials_page(client):
     assert client.get("/api/v1/trials/nct03019640/").json()["nct_id"] == "NCT03019640"
     malformed = client.get("/api/v1/trials/nct0301964/")
     assert malformed.status_code == 404 and "is not an NCT number" in malformed.json()["detail"]
+
+
+def test_the_csv_export_opens_in_a_spreadsheet_as_written_and_runs_no_formula(client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    trial.title = '=HYPERLINK("https://example.org", "TGFβi")'
+    trial.save()
+    response = client.get("/trials/?q=NCT02138734&export=csv")
+    assert response.content.startswith("\ufeff".encode())  # Excel then reads UTF-8: "β" stays
+    assert re.fullmatch(
+        r'attachment; filename="nkkb-trials-q-nct02138734-\d{4}-\d{2}-\d{2}\.csv"',
+        response["Content-Disposition"],
+    )
+    header, row = csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
+    assert header == [
+        "NCT number",
+        "Title",
+        "NKKB page",
+        "ClinicalTrials.gov",
+        "Phase",
+        "Status",
+        "Start year",
+        "Enrollment",
+        "Therapy classes",
+        "Agents",
+        "NK cell products",
+        "NK product CD16",
+        "Targets",
+        "Conditions",
+        "Compatibility warnings",
+        "Results",
+        "Review section",
+        "Last updated",
+    ]
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Title"] == "'" + trial.title  # shown as text, never run
+    assert cells["Therapy classes"] == "Cytokine; Other (co-therapy)"  # labels, not slugs
+    assert cells["NKKB page"] == "http://testserver/trials/NCT02138734/"
+
+
+def test_an_empty_selection_offers_no_export(client):
+    page = client.get("/trials/?q=no-such-thing").content.decode()
+    assert "Export CSV" not in page and "No trial matches these filters" in page
+
+
+def test_applied_filters_are_chips_that_each_remove_one_value(client):
+    page = client.get("/trials/?therapy_class=engager&target=cd33&target=cd30&page=1")
+    chips = re.findall(r'<a class="chip" href="([^"]*)"[^>]*>([^<]*)<', page.content.decode())
+    labels = {label: href.replace("&amp;", "&") for href, label in chips}
+    assert set(labels) == {"Therapy class: NK cell engager", "Target: CD33", "Target: CD30"}
+    assert labels["Target: CD33"] == "?therapy_class=engager&target=cd30"
+    assert "Showing 1–" in page.content.decode() and "Filters (3)" in page.content.decode()
+
+
+def test_the_sorted_column_says_so(client):
+    page = client.get("/trials/?ordering=-enrollment").content.decode()
+    assert re.search(r'aria-sort="descending">\s*<a href="[^"]*ordering=enrollment', page)
+    assert page.count("aria-sort=") == 1
+
+
+def test_the_column_chooser_is_remembered_in_the_url_and_the_api_names_its_own(client):
+    page = client.get("/trials/?columns=phase&columns=start_year").content.decode()
+    headers = re.findall(r'<th scope="col"[^>]*>\s*(?:<a [^>]*>)?([^<]+)', page)
+    assert [h.strip() for h in headers] == [
+        "NCT number",
+        "Title, agents and NK cell products",
+        "Phase",
+        "Start year",
+    ]
+    assert 'name="columns" value="phase" checked' in page
+    assert 'name="columns" value="enrollment">' in page
+    # The page's display parameter is no filter: the API, which selects fields with `fields`,
+    # refuses it as it refuses any parameter it does not read.
+    response = client.get("/api/v1/trials/", {"columns": "phase"})
+    assert response.status_code == 400 and "columns" in response.json()
+
+
+def test_trials_filter_by_compatibility_warning_with_the_rules_of_their_pages(client):
+    warned = trial_count("has_warning=true")
+    assert warned and warned + trial_count("has_warning=false") == Trial.objects.count()
+    for trial in Trial.objects.with_related():
+        expected = trial.warning_count > 0
+        assert (
+            TrialFilterSet(
+                QueryDict("has_warning=true"), queryset=Trial.objects.filter(pk=trial.pk)
+            ).qs.exists()
+            == expected
+        ), trial.nct_id
+    page = client.get("/trials/?has_warning=true").content.decode()
+    assert f'<span id="result-count">{warned}</span>' in page
+    assert 'class="flag flag-warning"' in page
+
+
+def test_an_unrecorded_cd16_dependence_is_its_own_outcome_not_silence(client):
+    page = client.get("/compatibility/?agent=daratumumab&product=nk-92").content.decode()
+    assert 'data-code="cd16-unrecorded"' in page and "No compatibility warning" not in page
+    assert "CD16 dependence not recorded" in page
+    checked = client.get("/api/v1/compatibility/?agent=daratumumab&product=nk-92").json()
+    assert [w["code"] for w in checked["warnings"]] == ["cd16-unrecorded"]
+    assert checked["warnings"][0]["severity"] == "unrecorded"
+
+
+def test_the_cd16_filter_of_agents_has_a_real_unknown_and_defaults_to_any(client):
+    unknown = set(Agent.objects.filter(acts_through_cd16=None).values_list("slug", flat=True))
+    page = client.get("/agents/?acts_through_cd16=unknown&page_size=100").content.decode()
+    assert set(re.findall(r'<td [^>]*><a href="/agents/([\w-]+)/">', page)) == unknown
+    assert client.get("/api/v1/agents/?acts_through_cd16=unknown").json()["count"] == len(unknown)
+    everything = client.get("/agents/").content.decode()
+    assert f'<span id="result-count">{Agent.objects.count()}</span>' in everything
+    assert "1 agent<" not in everything and "agents" in everything
+
+
+def test_counts_are_worded_in_the_singular_and_the_plural(client):
+    one = client.get("/agents/?q=rituximab").content.decode()
+    assert '<span id="result-count">1</span> agent ' in one
+    products = client.get("/nk-products/").content.decode()
+    assert "</span> NK cell products" in products

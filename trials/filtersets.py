@@ -20,8 +20,8 @@ from registry.models import RegistryRecord
 from . import best_known
 from .choices import Phase, TherapyClass
 from .discrepancies import discrepancies
-from .models import Condition, Trial, TrialAgent, therapy_class_rows
-from .search import trials_matching_words
+from .models import Condition, Trial, TrialAgent, therapy_class_rows, trial_ids_with_warnings
+from .search import ids_subquery, trials_matching_words
 
 NOT_STATED = (best_known.NOT_STATED, best_known.NOT_STATED_LABEL)
 KNOWN_VALUE_HELP = (
@@ -157,6 +157,14 @@ class TrialFilterSet(SearchFilterSet):
         label="Registry and curators differ",
         help_text="Whether its registry record differs from what curators state.",
     )
+    has_warning = django_filters.BooleanFilter(
+        method="filter_has_warning",
+        label="Has a compatibility warning",
+        help_text=(
+            "Whether the compatibility rules warn about one of its agent x NK cell product "
+            "pairs (a warning or caveat; an unrecorded CD16 dependence is not one)."
+        ),
+    )
     condition = slug_filter(
         Condition, field_name="conditions", label="Condition", help_text="Condition slug."
     )
@@ -197,6 +205,7 @@ class TrialFilterSet(SearchFilterSet):
             "recruiting",
             "has_registry_record",
             "has_discrepancy",
+            "has_warning",
         ]
 
     def search(self, queryset, name, value):
@@ -256,6 +265,10 @@ class TrialFilterSet(SearchFilterSet):
     def filter_has_discrepancy(self, queryset, name, has_discrepancy):
         differing = Q(nct_id__in={found.nct_id for found in discrepancies()})
         return queryset.filter(differing if has_discrepancy else ~differing)
+
+    def filter_has_warning(self, queryset, name, has_warning):
+        warned = ids_subquery(trial_ids_with_warnings())
+        return (queryset.filter if has_warning else queryset.exclude)(pk__in=warned)
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import CharField, F, Value
 from simple_history.models import HistoricalRecords
 
-from agents.compatibility import CompatibilityWarning, pair_warnings
+from agents.compatibility import WARNING_SEVERITIES, CompatibilityWarning, pair_warnings
 from agents.models import Agent, NKCellProduct
 from nkkb.core.links import filtered_list_url, record_url
 from nkkb.core.models import BoundedTextField, CuratedModel, choices_constraint
@@ -251,6 +251,38 @@ class Trial(CuratedModel):
             for product in self.nk_products.all()
             for warning in pair_warnings(link.agent, product)
         ]
+
+    @property
+    def warning_count(self) -> int:
+        """Its warnings and caveats proper (not an unrecorded CD16 dependence)."""
+        return sum(w.severity in WARNING_SEVERITIES for w in self.compatibility_warnings)
+
+
+def trial_ids_with_warnings() -> set[int]:
+    """Ids of the trials that the compatibility rules warn about (a warning or caveat, as
+    `Trial.warning_count` counts), judged in Python over the trials that give both an agent
+    and an NK cell product: four queries however many trials, the rules once per pair."""
+    product_links = Trial.nk_products.through.objects.order_by()
+    products_of = {}
+    for trial_id, product_id in product_links.values_list("trial_id", "nkcellproduct_id"):
+        products_of.setdefault(trial_id, []).append(product_id)
+    agent_links = TrialAgent.objects.filter(trial_id__in=product_links.values("trial_id"))
+    agent_links = list(agent_links.order_by().values_list("trial_id", "agent_id"))
+    agents = Agent.objects.in_bulk({agent_id for _, agent_id in agent_links})
+    products = NKCellProduct.objects.in_bulk({p for ids in products_of.values() for p in ids})
+    warned: dict[tuple[int, int], bool] = {}
+    found = set()
+    for trial_id, agent_id in agent_links:
+        for product_id in products_of[trial_id]:
+            pair = (agent_id, product_id)
+            if pair not in warned:
+                warned[pair] = any(
+                    w.severity in WARNING_SEVERITIES
+                    for w in pair_warnings(agents[agent_id], products[product_id])
+                )
+            if warned[pair]:
+                found.add(trial_id)
+    return found
 
 
 class TrialAgent(models.Model):

@@ -1,6 +1,8 @@
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.template.defaultfilters import pluralize
+from django.utils.html import format_html, format_html_join
 
+from agents.compatibility import UNRECORDED
 from nkkb.core.tables import BaseTable, LinkedManyColumn
 
 from .best_known import REGISTRY, KnownValue, known_values
@@ -39,22 +41,81 @@ class KnownValueColumn(tables.Column):
         return f"{known.label} ({known.note})" if known.source == REGISTRY else known.label
 
 
+class WarningsColumn(tables.Column):
+    """How many warnings and caveats the compatibility rules give (agents.compatibility), and
+    whether a CD16 dependence they depend on is not recorded."""
+
+    def __init__(self, **kwargs):
+        super().__init__(accessor="pk", orderable=False, **kwargs)
+
+    @staticmethod
+    def counts(record) -> tuple[int, int]:
+        warnings = record.compatibility_warnings
+        unrecorded = sum(w.severity == UNRECORDED for w in warnings)
+        return len(warnings) - unrecorded, unrecorded
+
+    def render(self, record):
+        warned, unrecorded = self.counts(record)
+        if not warned and not unrecorded:
+            return format_html('<span class="muted">{}</span>', "—")
+        parts = []
+        if warned:
+            parts.append(format_html('<span class="flag flag-warning">⚠ {}</span>', warned))
+        if unrecorded:
+            parts.append(
+                format_html('<span class="flag flag-unrecorded">{}</span>', "CD16 not recorded")
+            )
+        return format_html(
+            '<a href="{}#compatibility-warnings">{}</a>',
+            record.get_absolute_url(),
+            format_html_join(" ", "{}", ((part,) for part in parts)),
+        )
+
+    def value(self, record):
+        warned, unrecorded = self.counts(record)
+        texts = [f"{warned} warning{pluralize(warned)}"] if warned else []
+        texts += ["CD16 dependence not recorded"] if unrecorded else []
+        return "; ".join(texts)
+
+
 class TrialTable(BaseTable):
     nct_id = tables.Column(linkify=True, verbose_name="NCT number")
-    title = tables.Column(attrs={"td": {"class": "col-title"}})
+    title = tables.TemplateColumn(
+        template_name="trials/title_cell.html",
+        order_by=("title",),
+        verbose_name="Title, agents and NK cell products",
+        attrs={"td": {"class": "col-title"}},
+    )
     therapy_classes = tables.TemplateColumn(
         template_name="trials/therapy_classes_cell.html",
         orderable=False,
         verbose_name="Therapy classes",
     )
+    # Shown beside the title on the page; columns of their own in exports.
     agents = tables.TemplateColumn(
-        template_name="trials/agents_cell.html", orderable=False, verbose_name="Agents"
+        template_name="trials/agents_cell.html",
+        orderable=False,
+        verbose_name="Agents",
+        visible=False,
     )
-    nk_products = LinkedManyColumn(verbose_name="NK cell products")
+    nk_products = LinkedManyColumn(verbose_name="NK cell products", visible=False)
     conditions = LinkedManyColumn()
     phase = KnownValueColumn(order_by=("phase",))
     status = KnownValueColumn(order_by=("status",))
     enrollment = KnownValueColumn(order_by=("enrollment",))
+    start_year = KnownValueColumn(orderable=False, verbose_name="Start year")
+    warnings = WarningsColumn(verbose_name="Warnings")
+
+    optional_columns = (
+        "phase",
+        "status",
+        "therapy_classes",
+        "conditions",
+        "enrollment",
+        "start_year",
+        "warnings",
+    )
+    hidden_by_default = ("start_year",)
 
     class Meta(BaseTable.Meta):
         model = Trial
@@ -68,7 +129,12 @@ class TrialTable(BaseTable):
             "nk_products",
             "conditions",
             "enrollment",
+            "start_year",
+            "warnings",
         )
+
+    def value_title(self, record):
+        return record.title
 
     def value_therapy_classes(self, record):
         return "; ".join(record.therapy_classes)

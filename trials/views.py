@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.views.generic import TemplateView
+from rest_framework.request import Request
 
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct, Target
@@ -18,11 +19,14 @@ from nkkb.core.views import FilteredTableView, RecordDetailView
 from registry.models import CandidateStatus, StudyCandidate
 from registry.services import candidate_reject
 
+from .api.serializers import TrialSerializer
 from .best_known import NOT_STATED
 from .choices import DiscrepancyKind, Phase, TherapyClass
 from .discrepancies import discrepancies
+from .exports import trial_spreadsheet
 from .filtersets import TrialFilterSet
 from .models import Trial, parse_nct_id
+from .search import search_suggestions
 from .services.candidates import candidate_accept
 from .services.registry_values import ACCEPTABLE_FIELDS, registry_value_accept
 from .side_by_side import side_by_side
@@ -37,10 +41,35 @@ class TrialListView(FilteredTableView):
     template_name = "trials/trial_list.html"
     title = "Trials"
 
+    def export_rows(self):
+        """The columns the API's CSV has too (trials.exports), from the same representation."""
+        # The serializer reads a DRF request (its URLs absolute, as in the API).
+        request = Request(self.request)
+        trials = TrialSerializer(self.object_list, many=True, context={"request": request}).data
+        return trial_spreadsheet(trials)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["facets"] = facet_panel(context["filter"])
+        words = self.request.GET.get("q", "").split()
+        if words and not context["table"].paginator.count and not context["filter"].errors:
+            context["suggestions"] = [
+                {"word": suggestion, "url": _with_query(self.request.GET, suggestion)}
+                for suggestion in search_suggestions(words)
+            ]
+        context["warning_choices"] = [
+            ("", "Any"),
+            ("true", "Has a compatibility warning"),
+            ("false", "Has none"),
+        ]
         return context
+
+
+def _with_query(query, q: str) -> str:
+    changed = query.copy()
+    changed["q"] = q
+    changed.pop("page", None)
+    return f"?{changed.urlencode()}"
 
 
 def facet_panel(filterset) -> list[dict]:
@@ -71,7 +100,8 @@ def facet_panel(filterset) -> list[dict]:
 
 def facet_choices(field):
     if hasattr(field, "queryset"):
-        return [(obj.slug, str(obj)) for obj in field.queryset]
+        records = sorted(field.queryset, key=lambda record: str(record).casefold())
+        return [(record.slug, str(record)) for record in records]
     return [(value, label) for value, label in field.choices if value != ""]
 
 
@@ -98,7 +128,7 @@ class TrialDetailView(RecordDetailView):
 
 
 class LandscapeView(TemplateView):
-    """What is combined with what: trials per therapy class x target and per product x class.
+    """What is combined with what: trials per target x therapy class and per product x class.
 
     Each cell is the count its link leads to, the trial list filtered by both: so the counts are
     the list's facet counts (the target and NK cell product facets of each class's trials).
@@ -121,24 +151,27 @@ class LandscapeView(TemplateView):
         counted_products = set().union(*product_class.values())
         targets = [t for t in Target.objects.all() if t.slug in counted_targets]
         products = [p for p in NKCellProduct.objects.all() if p.slug in counted_products]
-        context["class_target"] = {
-            "columns": targets,
+        # Targets are rows, so that every target shows however many there are; the classes,
+        # a handful, are the columns.
+        context["target_class"] = {
+            "columns": list(TherapyClass),
             "rows": [
                 {
-                    "label": therapy_class.label,
+                    "label": target.name,
+                    "url": target.get_absolute_url(),
                     "cells": [
                         {
-                            "count": class_target[therapy_class].get(t.slug, 0),
+                            "count": class_target[therapy_class].get(target.slug, 0),
                             "url": filtered_list_url(
                                 "trials:trial_list",
                                 therapy_class=therapy_class.value,
-                                target=t.slug,
+                                target=target.slug,
                             ),
                         }
-                        for t in targets
+                        for therapy_class in TherapyClass
                     ],
                 }
-                for therapy_class in TherapyClass
+                for target in targets
             ],
         }
         context["product_class"] = {
@@ -162,6 +195,20 @@ class LandscapeView(TemplateView):
                 for product in products
             ],
         }
+        context["matrices"] = [
+            {
+                "id": "target-class",
+                "title": "Target × therapy class",
+                "corner": "Target",
+                "data": context["target_class"],
+            },
+            {
+                "id": "product-class",
+                "title": "NK cell product × agent class",
+                "corner": "NK cell product",
+                "data": context["product_class"],
+            },
+        ]
         return context
 
 

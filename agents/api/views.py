@@ -1,3 +1,4 @@
+from django.db.models.functions import Lower
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
 from rest_framework.response import Response
@@ -21,7 +22,7 @@ from .serializers import (
 class TargetViewSet(CuratedViewSetMixin, ModelViewSet):
     """Receptors and antigens that agents bind or NK cell products' CARs target, by slug."""
 
-    queryset = Target.objects.prefetch_related("agents", "nk_products")
+    queryset = Target.objects.prefetch_related("agents", "nk_products").order_by(Lower("name"))
     serializer_class = TargetSerializer
     filterset_class = TargetFilterSet
 
@@ -29,7 +30,7 @@ class TargetViewSet(CuratedViewSetMixin, ModelViewSet):
 class AgentViewSet(CuratedViewSetMixin, ModelViewSet):
     """Cytokines, antibodies, NK cell engagers and co-therapies, by slug."""
 
-    queryset = Agent.objects.prefetch_related("targets")
+    queryset = Agent.objects.prefetch_related("targets").order_by(Lower("name"))
     serializer_class = AgentSerializer
     filterset_class = AgentFilterSet
 
@@ -37,7 +38,7 @@ class AgentViewSet(CuratedViewSetMixin, ModelViewSet):
 class NKCellProductViewSet(CuratedViewSetMixin, ModelViewSet):
     """Adoptively transferred NK cell products, by slug: origin, donor, CD16, CAR targets."""
 
-    queryset = NKCellProduct.objects.prefetch_related("targets")
+    queryset = NKCellProduct.objects.prefetch_related("targets").order_by(Lower("name"))
     serializer_class = NKCellProductSerializer
     filterset_class = NKCellProductFilterSet
 

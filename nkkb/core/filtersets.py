@@ -9,6 +9,7 @@ import django_filters
 from django import forms
 from django.contrib.admin.utils import lookup_spawns_duplicates
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 
 def matching(queryset, condition: Q, lookups):
@@ -46,6 +47,21 @@ class StrictBooleanField(forms.NullBooleanField):
         if value not in BOOLEAN_VALUES:
             raise forms.ValidationError(f"Select true or false, not {value!r}.", code="invalid")
         return BOOLEAN_VALUES[value]
+
+
+# A fact that may be unrecorded (a nullable boolean) is filtered by one of three values; the
+# filter's absence means any of them.
+RECORDED_BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No"), ("unknown", "Not recorded")]
+
+
+def recorded_boolean_condition(field: str, values) -> Q:
+    """Records whose nullable boolean `field` is one of `values` (true, false, unknown)."""
+    conditions = {
+        "true": Q(**{field: True}),
+        "false": Q(**{field: False}),
+        "unknown": Q(**{f"{field}__isnull": True}),
+    }
+    return reduce(or_, (conditions[value] for value in dict.fromkeys(values)))
 
 
 class SearchFilterSet(django_filters.FilterSet):
@@ -110,13 +126,17 @@ class NullsLastOrderingFilter(django_filters.OrderingFilter):
     (PostgreSQL sorts NULL as the largest value, SQLite as the smallest.)
     """
 
+    # Names sorted as readers expect ("alemtuzumab" before "TILT-123"), not by code point.
+    CASE_INSENSITIVE = frozenset({"name"})
+
     def filter(self, qs, value):
         # Only empty values (`ordering=,`) keep the default order rather than remove every order.
         return super().filter(qs, [param for param in value or () if param])
 
     def get_ordering_value(self, param):
         descending = param.startswith("-")
-        field = F(self.param_map[param.lstrip("-")])
+        name = self.param_map[param.lstrip("-")]
+        field = Lower(name) if name in self.CASE_INSENSITIVE else F(name)
         return field.desc(nulls_last=True) if descending else field.asc(nulls_last=True)
 
 

@@ -8,14 +8,39 @@ DEFAULT_PAGE_SIZE = 25
 # A CSV export is built in memory: larger selections cost a worker seconds and memory
 # (BENCHMARKS.md, "Figures behind the code").
 MAX_EXPORT_ROWS = 5_000
+# The page parameter naming the optional columns to show (`columns=enrollment&columns=phase`).
+COLUMNS_PARAMETER = "columns"
 
 
 class BaseTable(tables.Table):
+    # Columns a reader may show or hide on the page (`columns=`, kept in the URL), and those of
+    # them hidden until asked for. Exports hold every column whatever the page shows.
+    optional_columns: tuple[str, ...] = ()
+    hidden_by_default: tuple[str, ...] = ()
+
     class Meta:
         order_by_field = "ordering"
         per_page_field = "page_size"
         attrs = {"class": "table"}
-        template_name = "django_tables2/table.html"
+        template_name = "includes/table.html"
+
+    @classmethod
+    def chosen_columns(cls, asked: list[str]) -> list[str]:
+        """The optional columns `asked` names (unknown names ignored), else the default ones."""
+        chosen = [name for name in cls.optional_columns if name in asked]
+        return chosen or [
+            name for name in cls.optional_columns if name not in cls.hidden_by_default
+        ]
+
+    @classmethod
+    def column_choices(cls, asked: list[str]) -> list[dict]:
+        """{name, header, shown} of each optional column, for the column chooser."""
+        headers = {column.name: column.header for column in cls([]).columns}
+        chosen = cls.chosen_columns(asked)
+        return [
+            {"name": name, "header": headers[name], "shown": name in chosen}
+            for name in cls.optional_columns
+        ]
 
     @property
     def order_by(self):

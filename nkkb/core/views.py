@@ -1,13 +1,74 @@
 """The bases of every list page and record page."""
 
-from django.http import Http404
+import django_filters
+from django.http import Http404, HttpResponse, QueryDict
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
-from .filtersets import filter_parameters
-from .tables import MAX_EXPORT_ROWS
+from .filtersets import BOOLEAN_VALUES, filter_parameters
+from .spreadsheet import export_filename, spreadsheet_csv
+from .tables import COLUMNS_PARAMETER, MAX_EXPORT_ROWS
+
+# Parameters that shape the page rather than select records: no chip, no count of filters.
+DISPLAY_PARAMETERS = ("ordering", "page", "page_size", "export", COLUMNS_PARAMETER)
+
+
+def applied_filters(filterset) -> list[dict]:
+    """One {label, value, remove_url} per value of each filter in use, `remove_url` being this
+    list without that one value (and back on its first page): the removable chips.
+
+    Reads the labels of slug filters' records in one query per filter in use.
+    """
+    data = filterset.data
+    parameters = [
+        name for name in filter_parameters(type(filterset)) if name not in DISPLAY_PARAMETERS
+    ]
+    chips = []
+    for name in parameters:
+        values = [value for value in data.getlist(name) if value.strip()]
+        if not values:
+            continue
+        base, _, suffix = name.rpartition("_")
+        definition = filterset.filters.get(name) or filterset.filters.get(base)
+        label = definition.label if definition is not None else name
+        if definition is not None and name not in filterset.filters:
+            label = f"{label} {'from' if suffix == 'min' else 'to'}"
+        labels = _value_labels(filterset.form.fields.get(name), definition, values)
+        for value in values:
+            remaining = QueryDict(mutable=True)
+            for key, kept in data.lists():
+                if key == "page":
+                    continue
+                kept = [v for v in kept if not (key == name and v == value)]
+                if kept:
+                    remaining.setlist(key, kept)
+            chips.append(
+                {
+                    "name": name,
+                    "label": label,
+                    "value": labels.get(value, value),
+                    "remove_url": f"?{remaining.urlencode()}",
+                }
+            )
+    return chips
+
+
+def _value_labels(field, definition, values) -> dict[str, str]:
+    if field is not None and hasattr(field, "queryset"):
+        key = field.to_field_name or "pk"
+        return {
+            str(getattr(record, key)): str(record)
+            for record in field.queryset.filter(**{f"{key}__in": values})
+        }
+    if isinstance(definition, django_filters.BooleanFilter):
+        return {value: "yes" if BOOLEAN_VALUES.get(value) else "no" for value in values}
+    if getattr(definition, "method", None) == "search":
+        return {value: f"“{value}”" for value in values}
+    if field is not None and hasattr(field, "choices"):
+        return {str(value): str(label) for value, label in field.choices}
+    return {}
 
 
 class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
@@ -23,19 +84,69 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
 
     @classmethod
     def query_parameters(cls):
-        """The parameters the page reads (nkkb.core.limits): its filters, sort, page, export."""
-        return [*filter_parameters(cls.filterset_class), "ordering", "page", "page_size", "export"]
+        """The parameters the page reads (nkkb.core.limits): its filters, sort, page, export,
+        and the columns it shows (a page's own parameter: the API's is `fields`)."""
+        names = [*filter_parameters(cls.filterset_class), "ordering", "page", "page_size"]
+        names.append("export")
+        if cls.table_class.optional_columns:
+            names.append(COLUMNS_PARAMETER)
+        return names
 
     def get_export_filename(self, export_format):
-        return f"nkkb-{self.model._meta.model_name}s.{export_format}"
+        selection = [
+            (name, value)
+            for name, values in self.request.GET.lists()
+            if name not in DISPLAY_PARAMETERS
+            for value in values
+        ]
+        return export_filename(str(self.model._meta.verbose_name_plural), selection)
+
+    def export_rows(self) -> tuple[list[str], list]:
+        """The header and rows of the export: the table's columns, all of them, as text."""
+        values = iter(self.get_table(**self.get_table_kwargs()).as_values())
+        return next(values), values
+
+    def create_export(self, export_format):
+        response = HttpResponse(
+            spreadsheet_csv(*self.export_rows()), content_type="text/csv; charset=utf-8"
+        )
+        filename = self.get_export_filename(export_format)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+    def asked_columns(self) -> list[str]:
+        return self.request.GET.getlist(COLUMNS_PARAMETER)
+
+    def get_table_kwargs(self):
+        """The page shows the optional columns chosen; an export holds them all."""
+        kwargs = super().get_table_kwargs()
+        table_class = self.get_table_class()
+        if not self.request.GET.get(self.export_trigger_param):
+            chosen = table_class.chosen_columns(self.asked_columns())
+            kwargs["exclude"] = [c for c in table_class.optional_columns if c not in chosen]
+        return kwargs
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["title"] = self.title
+        context["noun"] = self.model._meta.verbose_name
+        context["noun_plural"] = self.model._meta.verbose_name_plural
         query = self.request.GET.copy()
         query[self.export_trigger_param] = "csv"
+        query.pop("page", None)
+        query.pop(COLUMNS_PARAMETER, None)
         context["export_query"] = query.urlencode()
         context["max_export_rows"] = MAX_EXPORT_ROWS
+        context["applied_filters"] = applied_filters(context["filter"])
+        table_class = self.get_table_class()
+        context["column_choices"] = table_class.column_choices(self.asked_columns())
+        # What the column chooser's form must carry over: every other parameter but the page.
+        context["kept_parameters"] = [
+            (name, value)
+            for name, values in self.request.GET.lists()
+            if name not in (COLUMNS_PARAMETER, "page")
+            for value in values
+        ]
         return context
 
     def render_to_response(self, context, **kwargs):

@@ -1,15 +1,33 @@
 from django.core.exceptions import ValidationError
 from rest_framework import exceptions
+from rest_framework.settings import api_settings
 from rest_framework.viewsets import ModelViewSet
 
+from nkkb.core.api.renderers import CSVRenderer
 from nkkb.core.api.viewsets import CuratedViewSetMixin, SparseFieldsMixin
 
+from ..exports import trial_spreadsheet
 from ..filtersets import ConditionFilterSet, TrialFilterSet
 from ..models import Condition, Trial, parse_nct_id
+from ..search import search_suggestions
 from .serializers import (
     ConditionSerializer,
     TrialSerializer,
 )
+
+SUGGESTIONS_HEADER = "X-Search-Suggestions"
+
+
+class TrialCSVRenderer(CSVRenderer):
+    """Trials as the page's *Export CSV* writes them (trials.exports): labels, links, targets,
+    warnings and results, internal fields left out; `fields`/`omit` keep the columns they feed."""
+
+    def table(self, rows, view):
+        return trial_spreadsheet(rows, fields=set(view.get_serializer().fields))
+
+
+def _found_nothing(data) -> bool:
+    return data == [] or (isinstance(data, dict) and data.get("count") == 0)
 
 
 class TrialViewSet(SparseFieldsMixin, CuratedViewSetMixin, ModelViewSet):
@@ -19,6 +37,18 @@ class TrialViewSet(SparseFieldsMixin, CuratedViewSetMixin, ModelViewSet):
     serializer_class = TrialSerializer
     filterset_class = TrialFilterSet
     lookup_field = "nct_id"
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, TrialCSVRenderer]
+
+    def list(self, request, *args, **kwargs):
+        """A search that finds nothing says, in `X-Search-Suggestions`, what it might have
+        meant (comma-separated queries): the list's body keeps its shape."""
+        response = super().list(request, *args, **kwargs)
+        words = request.query_params.get("q", "").split()
+        if words and response.status_code == 200 and _found_nothing(response.data):
+            suggestions = search_suggestions(words)
+            if suggestions:
+                response[SUGGESTIONS_HEADER] = ", ".join(suggestions)
+        return response
 
     def get_object(self):
         try:

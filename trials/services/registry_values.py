@@ -4,12 +4,12 @@ why in the trial's history. Nothing else ever writes a registry value into a cur
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from nkkb.core.history import CHANGE_REASON_LENGTH
+
 from ..choices import PHASE_FROM_REGISTRY
 from ..models import Trial
 
 ACCEPT_REASON_PREFIX = "Registry value accepted"
-# The length of django-simple-history's change-reason column.
-CHANGE_REASON_LENGTH = 100
 
 
 # The curated fields the registry states too.

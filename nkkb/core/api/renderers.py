@@ -1,11 +1,10 @@
 """CSV of any serializer: one row per record, one column per (nested) field."""
 
-import csv
-import io
 from decimal import Decimal
 
 from rest_framework import renderers, serializers
 
+from ..spreadsheet import spreadsheet_csv
 from .serializers import BriefSlugRelatedField
 
 
@@ -23,16 +22,16 @@ class CSVRenderer(renderers.BaseRenderer):
     separators = ("; ", ", ")
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
-        columns = csv_columns(renderer_context["view"].get_serializer())
         rows = data if isinstance(data, list) else [data]
-        output = io.StringIO()
-        writer = csv.writer(output)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow(
-                self.cell(lookup(row, column.split(".")), depth=0) for column in columns
-            )
-        return output.getvalue().encode(self.charset)
+        return spreadsheet_csv(*self.table(rows, renderer_context["view"]))
+
+    def table(self, rows: list[dict], view) -> tuple[list[str], list[list[str]]]:
+        """The header and rows of the CSV (spreadsheet_csv guards and marks them)."""
+        columns = csv_columns(view.get_serializer())
+        return columns, [
+            [self.cell(lookup(row, column.split(".")), depth=0) for column in columns]
+            for row in rows
+        ]
 
     def cell(self, value, *, depth: int) -> str:
         if isinstance(value, list):

@@ -6,6 +6,7 @@ from rest_framework import exceptions, permissions, renderers
 from rest_framework.settings import api_settings
 
 from ..filtersets import filter_parameters
+from ..spreadsheet import export_filename
 from ..tables import MAX_EXPORT_ROWS
 from .exceptions import Conflict
 from .filters import SPARSE_FIELDS, SparseFieldsFilter, selected_fields
@@ -109,6 +110,13 @@ class CuratedViewSetMixin:
                 request.accepted_renderer = renderers.JSONRenderer()
                 request.accepted_media_type = request.accepted_renderer.media_type
             else:
-                filename = f"nkkb-{self.basename}s.csv"
+                selection = [
+                    (name, value)
+                    for name, values in request.query_params.lists()
+                    if name in filter_parameters(self.filterset_class) and name != "ordering"
+                    for value in values
+                ]
+                noun = str(self.queryset.model._meta.verbose_name_plural)
+                filename = export_filename(noun, selection)
                 response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return super().finalize_response(request, response, *args, **kwargs)
