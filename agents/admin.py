@@ -5,6 +5,7 @@ from nkkb.core.admin import (
     RECORD_FIELDSET,
     CuratedAdmin,
     related_names,
+    updated,
 )
 
 from .filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
@@ -32,7 +33,7 @@ class AgentAdmin(CuratedAdmin):
         related_names("targets", "Targets"),
         "acts_through_cd16",
         "approval_status",
-        "last_updated",
+        updated,
     )
     list_prefetch_related = ("targets",)
     filterset_class = AgentFilterSet
@@ -69,7 +70,7 @@ class NKCellProductAdmin(CuratedAdmin):
         "donor",
         "cd16_status",
         related_names("targets", "CAR targets"),
-        "last_updated",
+        updated,
     )
     list_prefetch_related = ("targets",)
     filterset_class = NKCellProductFilterSet

@@ -22,6 +22,7 @@ V1_ROOT = {
     "conditions": "condition-list",
     "compatibility": "compatibility",
     "candidates": "candidate-list",
+    "proposals": "proposal-list",
 }
 
 
@@ -50,6 +51,7 @@ urlpatterns = [
     path("v1/", include("trials.api.urls")),
     path("v1/", include("agents.api.urls")),
     path("v1/", include("registry.api.urls")),
+    path("v1/", include("nkkb.core.api.proposals")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs_view, name="docs"),
     # Only paths ending in a slash: without one, Django first redirects to the slashed URL.

@@ -233,6 +233,12 @@ NKKB_KNOWLEDGE_BASE = {
     "trials.Caveat": "caveats",
 }
 
+# Knowledge-base models the public never reads: left out of the public feed of changes.
+NKKB_CURATORS_ONLY = ["registry.StudyCandidate"]
+# Whether curators' own admin edits of existing records go through review as well (a proposal
+# that another curator accepts, nkkb.core.proposals); contributors' always do.
+NKKB_REVIEW_REQUIRED = env_flag("NKKB_REVIEW_REQUIRED", True)
+
 # Where the curated seed lives, and the review it was curated from (used to check provenance).
 NKKB_FIXTURES_DIR = BASE_DIR / "fixtures"
 # The ClinicalTrials.gov API v2 that sync_ctgov and discover_ctgov read (tests point it elsewhere).
@@ -281,6 +287,7 @@ SPECTACULAR_SETTINGS = {
         "DiscrepancyKindEnum": "trials.choices.DiscrepancyKind",
         "SourceKindEnum": "registry.choices.SourceKind",
         "TargetKindEnum": "agents.choices.TargetKind",
+        "ProposalStatusEnum": "nkkb.core.models.ProposalStatus",
     },
     "TITLE": "NKKB API",
     "DESCRIPTION": (

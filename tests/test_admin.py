@@ -1,11 +1,17 @@
 """Curators at work in admin: who gets in, what they see, history with diff and revert."""
 
 import csv
+import functools
 import io
+import os
+import re
+import subprocess
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.core.cache import caches
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -16,7 +22,9 @@ from agents.filtersets import AgentFilterSet
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.accounts import CURATORS_GROUP, curator_create
 from nkkb.core.admin import STALE_EDIT_MESSAGE
+from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
+from nkkb.core.models import Proposal
 from registry.models import RegistryRecord, StudyCandidate
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, Result, Trial, TrialAgent
@@ -32,6 +40,13 @@ def admin_url(model, view: str = "", pk=None) -> str:
     meta = model._meta
     parts = [meta.app_label, meta.model_name, *([pk] if pk is not None else []), view]
     return "/admin/" + "".join(f"{part}/" for part in parts if part != "")
+
+
+@pytest.fixture(autouse=True)
+def direct_saves(settings):
+    """These tests are about curators' direct edits and reverts; with review required (the
+    default) each save would become a proposal, which tests/test_proposals.py covers."""
+    settings.NKKB_REVIEW_REQUIRED = False
 
 
 @pytest.fixture
@@ -58,6 +73,7 @@ def form_data(response) -> dict:
             value = form[name].value()
             if value is not None and value is not False:
                 data[form.add_prefix(name)] = value
+    data.setdefault("change_reason", "checked against the registry")
     return data
 
 
@@ -78,7 +94,9 @@ def test_the_curators_group_may_edit_the_knowledge_base_and_nothing_else():
     curated = set(knowledge_base_models()) - {RegistryRecord, StudyCandidate}
     assert granted == {
         (model, action) for model in curated for action in ("add", "change", "delete", "view")
-    } | {(RegistryRecord, "view"), (StudyCandidate, "view"), (StudyCandidate, "change")}
+    } | {(RegistryRecord, "view"), (StudyCandidate, "view"), (StudyCandidate, "change")} | {
+        (Proposal, action) for action in ("add", "change", "view")
+    }
 
 
 def test_create_curator_makes_a_staff_account_in_the_curators_group(client, monkeypatch):
@@ -231,6 +249,9 @@ def test_admin_lists_run_a_constant_number_of_queries(curator_client, monkeypatc
     counts = []
     for page_size in (10, 100):
         monkeypatch.setattr(model_admin, "list_per_page", page_size)
+        # The filters' counts afresh, as on the first visit after a write.
+        caches["facets"].clear()
+        clear_facet_indexes()
         with CaptureQueriesContext(connection) as queries:
             assert curator_client.get(url).status_code == 200
         counts.append(len(queries))
@@ -317,3 +338,183 @@ def test_two_curators_editing_one_trial_do_not_lose_an_edit(client):
 
 def test_the_admin_passes_djangos_system_checks():
     call_command("check", fail_level="ERROR")
+
+
+# Forms as curators type them
+
+
+def test_reference_numbers_are_typed_as_numbers_separated_by_commas(curator_client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    url = admin_url(Trial, "change", trial.pk)
+    page = curator_client.get(url)
+    assert page.context["adminform"].form["source_references"].value() == ", ".join(
+        str(number) for number in trial.source_references
+    )
+
+    response = curator_client.post(url, {**form_data(page), "source_references": "95, 96"})
+    assert response.status_code == 302
+    trial.refresh_from_db()
+    assert trial.source_references == [95, 96]
+
+    response = curator_client.post(
+        url, {**form_data(curator_client.get(url)), "source_references": "95, ninety-six"}
+    )
+    assert response.status_code == 200
+    assert "whole numbers separated by commas" in response.content.decode()
+
+
+def test_a_lower_case_nct_number_with_spaces_is_normalised(curator_client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    url = admin_url(Trial, "change", trial.pk)
+    response = curator_client.post(
+        url, {**form_data(curator_client.get(url)), "nct_id": " nct02138734 "}
+    )
+    assert response.status_code == 302
+    trial.refresh_from_db()
+    assert trial.nct_id == "NCT02138734"
+
+
+def test_the_trial_list_filters_offer_only_values_in_use_with_counts(curator_client):
+    page = curator_client.get(admin_url(Trial) + "?therapy_class=engager")
+    agent_filter = next(f for f in page.context["cl"].filter_specs if f.parameter_name == "agent")
+    options = dict(agent_filter.lookup_choices)
+    engager_trials = Trial.objects.filter(agents__agent_class="engager").distinct()
+    in_use = Agent.objects.filter(trials__in=engager_trials).distinct()
+    assert set(options) == set(in_use.values_list("slug", flat=True))
+    afm13 = Agent.objects.get(slug="afm13")
+    count = engager_trials.filter(agents=afm13).count()
+    assert options["afm13"] == f"{afm13.name} ({count})"
+
+
+def curators_guide_commands() -> list[str]:
+    """The shell lines of the README's curator's guide, as a newcomer would paste them."""
+    readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    guide = readme.split("## Curator's guide", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", guide, flags=re.DOTALL)
+    return [line.split("   #")[0].strip() for block in blocks for line in block.splitlines()]
+
+
+@pytest.mark.parametrize("needle", ["--password-from-env", "validate_kb"])
+def test_the_curators_guide_commands_run_as_written(tmp_path, needle):
+    """On a fresh checkout's shell: no SECRET_KEY, DEBUG or DATABASE_URL of the test run (the
+    database is a new one, migrated as `make run` leaves it)."""
+    line = next(line for line in curators_guide_commands() if needle in line)
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}
+    }
+    environment["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    run = functools.partial(
+        subprocess.run, shell=True, cwd=settings.BASE_DIR, env=environment,
+        capture_output=True, text=True, timeout=300, executable="/bin/bash",
+    )  # fmt: skip
+    assert run("DEBUG=1 .venv/bin/python manage.py migrate --no-input").returncode == 0
+
+    finished = run(line)
+    assert finished.returncode == 0, finished.stderr
+
+
+# History as a curator reads it
+
+
+def edit_trial(client, trial, **changes):
+    url = admin_url(Trial, "change", trial.pk)
+    return client.post(url, {**form_data(client.get(url)), **changes})
+
+
+def test_every_change_says_why(curator_client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    response = edit_trial(curator_client, trial, status="RECRUITING", change_reason="")
+    assert response.status_code == 200
+    assert "change_reason" in response.context["adminform"].form.errors
+
+    response = edit_trial(
+        curator_client, trial, status="RECRUITING", change_reason="registry update of 2024"
+    )
+    assert response.status_code == 302
+    assert trial.history.latest().history_change_reason == "registry update of 2024"
+
+
+def test_history_reads_with_labels_authors_and_reasons(curator_client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    assert trial.status != "RECRUITING"
+    response = edit_trial(curator_client, trial, status="RECRUITING", change_reason="new status")
+    assert response.status_code == 302
+
+    history = curator_client.get(admin_url(Trial, "history", trial.pk))
+    content = history.content.decode()
+    assert "<strong>Status:</strong>" in content and "&rarr; Recruiting" in content
+    assert "RECRUITING" not in content
+    assert "Version:" not in content and "Last updated:" not in content
+    assert "new status" in content and "carol" in content
+    assert ">seed<" in content and "None" not in content
+    # Authors are names, not links to the user admin (which curators may not open).
+    assert "/admin/auth/user/" not in content
+
+
+def test_a_revert_says_to_which_version_and_returns_to_the_record(curator_client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    seeded = trial.history.latest()
+    edit_trial(curator_client, trial, enrollment="12", change_reason="a typo, as it turns out")
+
+    revert_url = f"{admin_url(Trial, 'history', trial.pk)}{seeded.history_id}/"
+    page = curator_client.get(revert_url)
+    assert (
+        page.context["adminform"]
+        .form["change_reason"]
+        .value()
+        .startswith("Reverted to the version of ")
+    )
+    response = curator_client.post(revert_url, form_data(page), follow=True)
+
+    assert response.redirect_chain[-1][0] == admin_url(Trial, "change", trial.pk)
+    message = str(next(iter(response.context["messages"])))
+    assert "was reverted to the version of " in message and " by seed, by carol" in message
+    trial.refresh_from_db()
+    assert trial.enrollment == seeded.enrollment
+    assert trial.history.latest().history_change_reason.startswith("Reverted to the version of")
+
+
+def test_recent_changes_filter_by_who_kind_and_when_and_link_to_the_diff(curator_client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    edit_trial(curator_client, trial, enrollment="12", change_reason="from the publication")
+    change = trial.history.latest()
+
+    page = curator_client.get(
+        "/admin/history/", {"who": "carol", "kind": "trials.trial", "days": 1}
+    )
+    assert page.status_code == 200
+    changes = page.context["changes"]
+    assert [c["reason"] for c in changes] == ["from the publication"]
+    assert changes[0]["author"] == "carol"
+    assert (
+        changes[0]["url"] == f"{admin_url(Trial, 'history', trial.pk)}#change-{change.history_id}"
+    )
+    assert (
+        f'id="change-{change.history_id}"'
+        in curator_client.get(admin_url(Trial, "history", trial.pk)).content.decode()
+    )
+
+    seed = curator_client.get("/admin/history/", {"kind": "agents.agent"}).context["changes"]
+    assert seed and {c["author"] for c in seed} == {"seed"}
+    assert not curator_client.get(
+        "/admin/history/", {"kind": "agents.target", "who": "carol"}
+    ).context["changes"]
+
+
+def test_recent_changes_are_for_curators(client, django_user_model):
+    assert client.get("/admin/history/").status_code == 302
+    client.force_login(django_user_model.objects.create_user("sam", is_staff=True))
+    assert client.get("/admin/history/").status_code == 403
+
+
+def test_recent_changes_of_every_kind_newest_first(curator_client):
+    edit_trial(curator_client, Trial.objects.get(nct_id="NCT02138734"), change_reason="newest")
+    page = curator_client.get("/admin/history/")
+    changes = page.context["changes"]
+    assert changes[0]["reason"] == "newest"
+    assert [c["date"] for c in changes] == sorted((c["date"] for c in changes), reverse=True)
+    assert page.context["page_obj"].paginator.count == sum(
+        model.history.count() for model in knowledge_base_models()
+    )

@@ -5,7 +5,10 @@ from nkkb.core.admin import (
     PROVENANCE_FIELDSET,
     RECORD_FIELDSET,
     CuratedAdmin,
+    CuratedStackedInline,
+    CuratedTabularInline,
     related_names,
+    updated,
 )
 
 from .filtersets import ConditionFilterSet, TrialFilterSet
@@ -23,27 +26,31 @@ RESULT_FIELDS = (
 )
 
 
-class TrialAgentInline(admin.TabularInline):
+class TrialAgentInline(CuratedTabularInline):
     model = TrialAgent
     fields = ("agent", "role", "detail")
     autocomplete_fields = ("agent",)
-    extra = 0
 
 
-class ResultInline(admin.TabularInline):
+class ResultInline(CuratedStackedInline):
+    """One block per result: a figure, what it counts, and where the review gives it."""
+
     model = Result
-    fields = (*RESULT_FIELDS, *PROVENANCE_FIELDSET[1]["fields"])
-    extra = 0
+    fields = (
+        ("metric", "value", "unit"),
+        ("value_qualifier", "denominator"),
+        ("population", "timepoint"),
+        *PROVENANCE_FIELDSET[1]["fields"],
+    )
 
 
-class CaveatInline(admin.StackedInline):
+class CaveatInline(CuratedStackedInline):
     """Curators' readings of ambiguous passages, each beside the part of the trial it qualifies
     on the public page."""
 
     model = Caveat
     fields = (("qualifies", "agent"), "text", *PROVENANCE_FIELDSET[1]["fields"])
     autocomplete_fields = ("agent",)
-    extra = 0
 
 
 @admin.register(Trial)
@@ -56,7 +63,7 @@ class TrialAdmin(CuratedAdmin):
         "enrollment",
         "therapy_class",
         related_names("conditions", "Conditions"),
-        "last_updated",
+        updated,
     )
     list_prefetch_related = (
         Prefetch("trial_agents", queryset=TrialAgent.objects.select_related("agent")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import feeds, views
 
 app_name = "trials"
 
@@ -15,4 +15,10 @@ urlpatterns = [
         name="discrepancy_list",
     ),
     path("curation/candidates/", views.CandidateListView.as_view(), name="candidate_list"),
+]
+
+# Atom feeds (trials.feeds): a saved search, and one trial's history.
+urlpatterns += [
+    path("feeds/trials/", feeds.TrialSearchFeed(), name="trial_search_feed"),
+    path("feeds/trials/<str:nct_id>/", feeds.TrialHistoryFeed(), name="trial_feed"),
 ]

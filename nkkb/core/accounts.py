@@ -1,4 +1,5 @@
-"""Curator accounts."""
+"""Accounts of the people who keep the knowledge base: contributors propose changes, curators
+also review them (nkkb.core.proposals), administrators are Django superusers."""
 
 from axes.backends import AxesStandaloneBackend
 from django.contrib.auth import get_user_model
@@ -7,13 +8,25 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
 CURATORS_GROUP = "curators"
+CONTRIBUTORS_GROUP = "contributors"
+# Each role and its group (created by trials' migrations 0002 and 0008).
+ROLES = {"curator": CURATORS_GROUP, "contributor": CONTRIBUTORS_GROUP}
 
 
 def curator_create(*, username: str, password: str, email: str = ""):
-    """A staff account in the curators group: it may edit the knowledge base, nothing else."""
-    group = Group.objects.filter(name=CURATORS_GROUP).first()
+    """A staff account in the curators group: it may edit the knowledge base and review
+    proposals, nothing else."""
+    return account_create(username=username, password=password, email=email, role="curator")
+
+
+def account_create(*, username: str, password: str, email: str = "", role: str):
+    """A staff account in the group of its role (ROLES): a contributor reads the knowledge base
+    in admin and proposes changes; a curator also edits and reviews."""
+    if role not in ROLES:
+        raise ValidationError(f"Unknown role {role!r}: one of {', '.join(ROLES)}.")
+    group = Group.objects.filter(name=ROLES[role]).first()
     if group is None:
-        raise ValidationError(f"The {CURATORS_GROUP!r} group is missing; run manage.py migrate.")
+        raise ValidationError(f"The {ROLES[role]!r} group is missing; run manage.py migrate.")
     user_model = get_user_model()
     if user_model.objects.filter(username=username).exists():
         raise ValidationError(f"A user named {username!r} already exists.")

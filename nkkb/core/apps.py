@@ -9,8 +9,12 @@ class CoreConfig(AppConfig):
     verbose_name = "NKKB core"
 
     def ready(self):
+        from django.contrib import admin
         from django.db.backends.signals import connection_created
 
         from .deadlines import install_progress_handler
 
         connection_created.connect(install_progress_handler)
+        # Admin's side bar of every model took a third of a laptop's screen and clipped the
+        # lists; the index and the breadcrumbs lead to the same places.
+        admin.site.enable_nav_sidebar = False

@@ -28,7 +28,8 @@ TIMESTAMP_FIELDS = ("history_date", "last_updated")
 RESPONSE_CACHE = "responses"
 # Larger bodies (a whole selection as CSV) would crowd everything else out of the cache.
 MAX_CACHED_BODY = 256 * 1024
-UNCACHED_PATH_PREFIXES = ("/admin/", "/static/")
+# Open proposals change without a write to the knowledge base, so no data version covers them.
+UNCACHED_PATH_PREFIXES = ("/admin/", "/static/", "/feeds/proposals/")
 # A client's copy must be revalidated on every use: a curator may change the data at any time.
 VARY_HEADERS = ("Accept", "Authorization", "Cookie")
 

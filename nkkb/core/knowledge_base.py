@@ -11,6 +11,12 @@ def knowledge_base_models() -> dict[type[models.Model], str]:
     return {apps.get_model(label): name for label, name in settings.NKKB_KNOWLEDGE_BASE.items()}
 
 
+def public_knowledge_base_models() -> list[type[models.Model]]:
+    """The knowledge base's models that anyone may read (all but settings.NKKB_CURATORS_ONLY)."""
+    hidden = {apps.get_model(label) for label in getattr(settings, "NKKB_CURATORS_ONLY", ())}
+    return [model for model in knowledge_base_models() if model not in hidden]
+
+
 def knowledge_base_counts() -> dict[str, int]:
     return {name: model.objects.count() for model, name in knowledge_base_models().items()}
 

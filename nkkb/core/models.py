@@ -1,9 +1,13 @@
 """Pieces every curated model shares: its provenance in the review, and vocabulary constraints."""
 
 from concurrency.fields import IntegerVersionField
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.urls import reverse
 
 MAX_TEXT_LENGTH = 4000
 MAX_LIST_ITEMS = 50
@@ -145,3 +149,76 @@ class RateLimitHits(models.Model):
 
     def __str__(self):
         return f"{self.client}: {self.hits} in period {self.period}"
+
+
+class ProposalStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Proposal(models.Model):
+    """A change to one knowledge-base record (or a new record) that waits for a second curator.
+
+    It holds only the proposed values of the fields it changes, as JSON, and the record's
+    `version` it was based on: when the record changes meanwhile the proposal is stale and must be
+    rebased before it can be applied (nkkb.core.proposals).
+    """
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, verbose_name="kind of record"
+    )
+    object_id = models.CharField(
+        "record id", max_length=64, null=True, blank=True, help_text="Empty: a new record."
+    )
+    record = GenericForeignKey("content_type", "object_id")
+    changes = models.JSONField(
+        encoder=DjangoJSONEncoder,
+        help_text="The proposed value of each field it changes: {field name: value}.",
+    )
+    base_version = models.BigIntegerField(
+        null=True, blank=True, help_text="The record's version the proposal is based on."
+    )
+    source = models.CharField(
+        max_length=200, help_text="Where the proposed facts come from (a publication, a registry)."
+    )
+    reason = models.CharField("reason for this change", max_length=200)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposals"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.OPEN
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reviewed_proposals",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = BoundedTextField(blank=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+        indexes = [models.Index(fields=["status", "-created"], name="proposal_status_created")]
+        constraints = [
+            choices_constraint("status", ProposalStatus, model="proposal"),
+            models.CheckConstraint(
+                condition=models.Q(reviewed_by__isnull=True)
+                | ~models.Q(reviewed_by=models.F("proposed_by")),
+                name="proposal_not_reviewed_by_its_author",
+                violation_error_message="Nobody reviews their own proposal.",
+            ),
+        ]
+
+    def __str__(self):
+        model = self.content_type.model_class()
+        kind = model._meta.verbose_name if model else self.content_type.model
+        if self.object_id is None:
+            return f"Proposal #{self.pk}: a new {kind}"
+        return f"Proposal #{self.pk}: {kind} {self.record or self.object_id}"
+
+    def get_absolute_url(self):
+        return reverse("admin:core_proposal_change", args=[self.pk])

@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.utils.text import slugify
 
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.core.history import SEED_CHANGE_REASON
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.problems import ProblemsError
 from registry.services import registry_snapshot_load
@@ -181,6 +182,7 @@ class _SeedLoader:
                 label = "" if field == "__all__" else f"{field}: "
                 self.problems.extend(f"{location}: {label}{message}" for message in messages)
             return None
+        instance._change_reason = SEED_CHANGE_REASON
         instance.save()
         return instance
 
