@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -284,3 +286,28 @@ def test_proposals_are_in_the_api_for_curators_only(contributor, curator):
     assert (item["kind"], item["proposed_by"], item["stale"]) == ("trials.trial", "erin", False)
     assert item["diff"][0]["label"] == "Enrollment" and item["diff"][0]["proposed"] == "5"
     assert api.post("/api/v1/proposals/", {}).status_code == 405
+
+
+def test_the_proposals_list_runs_a_constant_number_of_queries(contributor, curator):
+    """The records a page of proposals changes are read together, not one query each."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=curator).key}")
+
+    def propose(count: int):
+        for record in Trial.objects.order_by("pk")[:count]:
+            proposal_create(
+                proposer=contributor, model=Trial, object_id=record.pk,
+                values={"enrollment": 7}, source="PMID 7", reason="enrollment",
+            )  # fmt: skip
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get("/api/v1/proposals/", {"page_size": 100}).status_code == 200
+        return len(captured)
+
+    propose(2)
+    queries()  # the first request also fills per-process caches (content types)
+    few = queries()
+    propose(10)
+    assert queries() == few
+    assert api.get("/api/v1/proposals/", {"page_size": 100}).json()["count"] == 12

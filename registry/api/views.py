@@ -1,18 +1,9 @@
-from rest_framework import permissions
 from rest_framework.viewsets import ReadOnlyModelViewSet
+
+from nkkb.core.api.permissions import reading_requires
 
 from ..models import StudyCandidate
 from .serializers import StudyCandidateSerializer
-
-
-class CuratorsOnly(permissions.DjangoModelPermissions):
-    """Readers need the model's view permission: candidates are never public."""
-
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-    }
 
 
 class StudyCandidateViewSet(ReadOnlyModelViewSet):
@@ -21,7 +12,7 @@ class StudyCandidateViewSet(ReadOnlyModelViewSet):
     rejected)."""
 
     serializer_class = StudyCandidateSerializer
-    permission_classes = [CuratorsOnly]
+    permission_classes = [reading_requires("view")]
     lookup_field = "record__nct_id"
     lookup_url_kwarg = "nct_id"
     lookup_value_regex = "NCT[0-9]{8}"

@@ -1,12 +1,13 @@
 """/api/v1/proposals/: proposals for review, read-only, for curators (nkkb.core.proposals)."""
 
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import permissions, serializers
+from rest_framework import serializers
 from rest_framework.routers import SimpleRouter
 from rest_framework.viewsets import ReadOnlyModelViewSet
 
 from ..models import Proposal
 from ..proposals import proposal_diff, proposal_is_stale
+from .permissions import reading_requires
 
 
 class ProposalChangeSerializer(serializers.Serializer):
@@ -53,21 +54,11 @@ class ProposalSerializer(serializers.ModelSerializer):
         return None if proposal.record is None else str(proposal.record)
 
     def get_stale(self, proposal) -> bool:
-        return proposal_is_stale(proposal)
+        return proposal_is_stale(proposal, proposal.record)
 
     @extend_schema_field(ProposalChangeSerializer(many=True))
     def get_diff(self, proposal):
-        return proposal_diff(proposal)
-
-
-class CuratorsOnly(permissions.DjangoModelPermissions):
-    """Readers need to be curators: who proposed what is not public."""
-
-    perms_map = {
-        **permissions.DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.change_%(model_name)s"],
-        "HEAD": ["%(app_label)s.change_%(model_name)s"],
-    }
+        return proposal_diff(proposal, proposal.record)
 
 
 class ProposalViewSet(ReadOnlyModelViewSet):
@@ -75,10 +66,13 @@ class ProposalViewSet(ReadOnlyModelViewSet):
     they are reviewed in admin."""
 
     serializer_class = ProposalSerializer
-    permission_classes = [CuratorsOnly]
+    # Curators review (change) proposals; contributors see only theirs, in admin.
+    permission_classes = [reading_requires("change")]
     lookup_field = "id"
     lookup_value_regex = "[0-9]+"
-    queryset = Proposal.objects.select_related("content_type", "proposed_by", "reviewed_by")
+    queryset = Proposal.objects.select_related(
+        "content_type", "proposed_by", "reviewed_by"
+    ).prefetch_related("record")
     filterset_fields = ["status"]
 
 
