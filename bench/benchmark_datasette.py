@@ -1,23 +1,34 @@
-"""NKKB under gunicorn, Datasette and raw SQL, side by side on one large trial database.
+"""NKKB under gunicorn, Datasette and raw SQL, measured in alternating rounds on one trial database.
 
     # once: a database with 100,000 synthetic trials, and Datasette in a venv of its own
-    DATABASE_URL=sqlite:////tmp/nkkb100k.sqlite3 python manage.py migrate
-    DATABASE_URL=sqlite:////tmp/nkkb100k.sqlite3 python manage.py generate_synthetic --trials 100000
+    export DEBUG=1 DATABASE_URL=sqlite:////tmp/nkkb100k.sqlite3
+    python manage.py migrate && python manage.py generate_synthetic --trials 100000
     python3 -m venv /tmp/datasette-venv && /tmp/datasette-venv/bin/pip install datasette
 
     .venv/bin/python bench/benchmark_datasette.py --sqlite /tmp/nkkb100k.sqlite3 \\
-        [--postgres postgres://postgres@127.0.0.1:54329/nkkb100k] [--duration 10]
+        [--postgres postgres://postgres@127.0.0.1:54329/nkkb100k] [--uncached] \\
+        [--connections 1 8] [--rounds 5] [--duration 10] [--json figures.json]
 
-For each scenario (a trial list filtered by therapy class, 50 rows, JSON; a trial's record; a
-free-text search; the HTML list page) the same load generator (`--connections` processes, each
-sending requests one after the other over HTTP/1.1 for `--duration` seconds) measures NKKB and
-Datasette; the raw SQL floor runs, in as many processes, the very statements NKKB sends for that
-request, through the database driver. It prints throughput, median and p95 latency (time to the
-last byte; time to first byte for HTML), the ratios, and each NKKB worker's resident memory after
-the run. Nothing is written to the database.
+Every server starts once and stays up: NKKB (gunicorn, `--workers` sync workers, production
+settings) per database, computed (response and facet caches off: bench/uncached_settings.py) and
+cached (as NKKB runs by default; `--uncached` leaves this one out), and Datasette serving the
+SQLite file. For each number of `--connections`, `--rounds` rounds follow one another; in each
+round, for each scenario (a trial list filtered by therapy class, 50 rows, JSON, full and with
+the trial's own columns; a trial's record; a free-text search; the HTML list page), every system
+takes its turn for `--duration` seconds: NKKB, then Datasette, then the raw SQL floor (the very
+statements NKKB sends for that request, run through the database driver), the order rotated by
+one system each round so that none always runs first or last. The load generator is as many
+processes as connections, each sending requests one after the other over HTTP/1.1.
+
+It prints, per scenario and system, the median across rounds of the throughput and of the median
+latency (time to the last byte; time to first byte for HTML) with their range (min-max), the
+ratio of NKKB's throughput to Datasette's in each round and its median, NKKB's median latency
+over raw SQL's, the load average before and after each round, the database's size, and each NKKB
+worker's resident memory after the run. Nothing is written to the database.
 """
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -29,7 +40,7 @@ import sys
 import time
 import urllib.parse
 from dataclasses import dataclass
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +62,8 @@ class Scenario:
     name: str
     nkkb: str
     datasette: str | None
+    # An HTML page's latency is its time to first byte: the browser starts rendering there.
+    first_byte: bool = False
 
 
 # What Datasette's row of trials_trial holds, as NKKB's fields: the trial's own columns and its
@@ -85,7 +98,12 @@ def scenarios(database: str, nct_id: str) -> list[Scenario]:
             f"/api/v1/trials/?q={SEARCH_TERM}&page_size=50",
             f"{table}?_where={urllib.parse.quote(SEARCH_TITLES)}&_sort=nct_id&_size=50&{lean}",
         ),
-        Scenario("HTML list page: therapy_class=engager", "/trials/?therapy_class=engager", None),
+        Scenario(
+            "HTML list page: therapy_class=engager",
+            "/trials/?therapy_class=engager",
+            None,
+            first_byte=True,
+        ),
     ]
 
 
@@ -97,10 +115,17 @@ def _http_worker(port: int, path: str, deadline: float, results):
     latencies, first_bytes, errors = [], [], 0
     while time.perf_counter() < deadline:
         started = time.perf_counter()
-        connection.request("GET", path, headers={"Accept": "*/*"})
-        response = connection.getresponse()
-        first_byte = time.perf_counter()
-        response.read()
+        try:
+            connection.request("GET", path, headers={"Accept": "*/*"})
+            response = connection.getresponse()
+            first_byte = time.perf_counter()
+            response.read()
+        except (OSError, HTTPException):
+            # A refused or dropped connection is an error of the run, not the end of the worker
+            # (the parent waits for every worker's figures).
+            errors += 1
+            connection.close()
+            continue
         finished = time.perf_counter()
         if response.status != 200:
             errors += 1
@@ -113,15 +138,19 @@ def _http_worker(port: int, path: str, deadline: float, results):
 
 def _sql_worker(url: str, options: dict, statements: list[str], deadline: float, results):
     connection = connect(url, options)
-    latencies = []
+    latencies, errors = [], 0
     cursor = connection.cursor()
     while time.perf_counter() < deadline:
         started = time.perf_counter()
-        for statement in statements:
-            cursor.execute(statement)
-            cursor.fetchall()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+                cursor.fetchall()
+        except Exception:  # sqlite3's and psycopg2's errors alike: counted, not fatal
+            errors += 1
+            continue
         latencies.append(time.perf_counter() - started)
-    results.put((latencies, latencies, 0))
+    results.put((latencies, latencies, errors))
 
 
 def load(target, args, *, connections: int, duration: float) -> dict:
@@ -135,7 +164,8 @@ def load(target, args, *, connections: int, duration: float) -> dict:
         worker.start()
     latencies, first_bytes, errors = [], [], 0
     for _ in workers:
-        part = results.get()
+        # A worker that died sends nothing: fail rather than wait for it forever.
+        part = results.get(timeout=duration + 120)
         latencies += part[0]
         first_bytes += part[1]
         errors += part[2]
@@ -148,6 +178,8 @@ def summary(latencies, first_bytes, errors, duration) -> dict:
     def percentile(values, fraction):
         return sorted(values)[min(len(values) - 1, int(fraction * len(values)))] * 1000
 
+    if not latencies:
+        raise SystemExit(f"No request succeeded in {duration} s ({errors} errors).")
     return {
         "requests": len(latencies),
         "errors": errors,
@@ -192,8 +224,10 @@ def nkkb_environment(database_url: str, settings_module: str) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",
         "CONN_MAX_AGE": "600",
-        # The load generator is one client: the anonymous rate limit would answer 429.
+        # The load generator is one client: the anonymous rate limits would answer 429. Raised,
+        # not turned off, so that each request still counts its hit as in production.
         "API_ANON_THROTTLE_RATE": "100000000/second",
+        "PAGES_ANON_THROTTLE_RATE": "100000000/second",
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
     }
 
@@ -206,7 +240,14 @@ def start_nkkb(database_url: str, port: int, workers: int, settings_module: str)
         f"--workers={workers}",
         "--log-level=warning",
     ]
-    return subprocess.Popen(command, cwd=ROOT, env=nkkb_environment(database_url, settings_module))
+    # Its request log (one line per request) would bury the report; errors count in the figures.
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=nkkb_environment(database_url, settings_module),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def start_datasette(datasette: str, sqlite_path: Path, port: int):
@@ -256,13 +297,21 @@ def connect(url: str, options: dict):
     if url.startswith("sqlite:"):
         import sqlite3
 
-        connection = sqlite3.connect(urllib.parse.urlparse(url).path)
+        # In autocommit, as Django runs: NKKB's statements include a write (the rate limit's
+        # hit), whose implicit transaction would otherwise hold the write lock for good.
+        connection = sqlite3.connect(
+            urllib.parse.urlparse(url).path,
+            isolation_level=None,
+            timeout=options.get("timeout", 5),
+        )
         if "init_command" in options:
-            connection.execute(options["init_command"])
+            connection.executescript(options["init_command"])
         return connection
     import psycopg2
 
-    return psycopg2.connect(url, **options)
+    connection = psycopg2.connect(url, **options)
+    connection.autocommit = True
+    return connection
 
 
 def captured_statements(
@@ -303,6 +352,43 @@ def first_synthetic_trial(sqlite_path: Path) -> str:
     return nct_id
 
 
+def database_size_mib(url: str) -> float:
+    """The database's size on disk: the SQLite file (and its write-ahead log, if any), or
+    PostgreSQL's pg_database_size."""
+    if url.startswith("sqlite:"):
+        path = Path(urllib.parse.urlparse(url).path)
+        files = [path, path.with_name(path.name + "-wal")]
+        return sum(file.stat().st_size for file in files if file.exists()) / 2**20
+    connection = connect(url, {})
+    try:
+        cursor = connection.cursor()
+        cursor.execute("select pg_database_size(current_database())")
+        return cursor.fetchone()[0] / 2**20
+    finally:
+        connection.close()
+
+
+# The systems: each measures a scenario at a number of connections, or has no equivalent (None)
+
+
+def measure_http(port: int, path_of, case: Scenario, connections: int, duration: float):
+    path = path_of(case)
+    if path is None:
+        return None
+    return load(_http_worker, (port, path), connections=connections, duration=duration)
+
+
+def measure_sql(url: str, captured: dict, case: Scenario, connections: int, duration: float):
+    connection_options, statements = captured[case.name]
+    figures = load(
+        _sql_worker,
+        (url, connection_options, statements),
+        connections=connections,
+        duration=duration,
+    )
+    return {**figures, "statements": len(statements)}
+
+
 # The run
 
 
@@ -310,83 +396,190 @@ UNCACHED_SETTINGS = "uncached_settings"  # bench/uncached_settings.py
 # Every request computed, as when nobody asked for it before at this data version; then as NKKB
 # runs, where repeated requests are answered from the response and facet caches.
 CACHE_MODES = (("computed", UNCACHED_SETTINGS), ("cached", "nkkb.settings"))
+DATASETTE = "Datasette"
+
+
+def rotated(labels: list[str], shift: int) -> list[str]:
+    shift %= len(labels)
+    return labels[shift:] + labels[:shift]
 
 
 def run(options) -> dict:
     sqlite_path = options.sqlite.resolve()
-    nct_id = first_synthetic_trial(sqlite_path)
-    cases = scenarios(sqlite_path.stem, nct_id)
-    report = {"duration_s": options.duration, "connections": options.connections, "rows": {}}
-    measure = {"connections": options.connections, "duration": options.duration}
-    targets = [("NKKB SQLite", f"sqlite:///{sqlite_path}")]
+    cases = scenarios(sqlite_path.stem, first_synthetic_trial(sqlite_path))
+    databases = [("SQLite", f"sqlite:///{sqlite_path}")]
     if options.postgres:
-        targets.append(("NKKB PostgreSQL", options.postgres))
+        databases.append(("PostgreSQL", options.postgres))
+    modes = CACHE_MODES[:1] if options.uncached else CACHE_MODES
+    datasette_version = subprocess.run(
+        [options.datasette, "--version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    report = {
+        "duration_s": options.duration,
+        "rounds": options.rounds,
+        "workers": options.workers,
+        "cpus": os.cpu_count(),
+        "datasette": datasette_version,
+        "database_MiB": {database: database_size_mib(url) for database, url in databases},
+        "runs": [],
+        "worker_memory_MB": {},
+    }
 
-    for database, url in targets:
-        for mode, settings_module in CACHE_MODES:
-            label = f"{database}, {mode}"
-            port = free_port()
-            server = start_nkkb(url, port, options.workers, settings_module)
-            try:
-                wait_for(port, cases[0].nkkb, server)
-                for case in cases:
-                    row = report["rows"].setdefault(case.name, {})
-                    load(_http_worker, (port, case.nkkb), connections=1, duration=1)  # warm up
-                    row[label] = load(_http_worker, (port, case.nkkb), **measure)
-                report[f"{label}: worker RSS MB"] = worker_memory_mb(server.pid)
-            finally:
-                stop(server)
-        for case in cases:
-            connection_options, statements = captured_statements(url, UNCACHED_SETTINGS, case.nkkb)
-            report["rows"][case.name][f"{database}: raw SQL"] = {
-                **load(_sql_worker, (url, connection_options, statements), **measure),
-                "statements": len(statements),
-            }
-
-    port = free_port()
-    server = start_datasette(options.datasette, sqlite_path, port)
+    nkkb_servers, http_systems, sql_systems = {}, {}, {}
+    datasette = None
     try:
-        wait_for(port, f"/{sqlite_path.stem}.json", server)
-        for case in cases:
-            if case.datasette:
-                load(_http_worker, (port, case.datasette), connections=1, duration=1)
-                report["rows"][case.name]["Datasette"] = load(
-                    _http_worker, (port, case.datasette), **measure
+        for database, url in databases:
+            for mode, settings_module in modes:
+                port = free_port()
+                label = f"NKKB {database} {mode}"
+                nkkb_servers[label] = (
+                    start_nkkb(url, port, options.workers, settings_module),
+                    port,
                 )
+                http_systems[label] = functools.partial(measure_http, port, lambda c: c.nkkb)
+            captured = {
+                case.name: captured_statements(url, UNCACHED_SETTINGS, case.nkkb) for case in cases
+            }
+            sql_systems[f"raw SQL {database}"] = functools.partial(measure_sql, url, captured)
+        port = free_port()
+        datasette = start_datasette(options.datasette, sqlite_path, port)
+        http_systems[DATASETTE] = functools.partial(measure_http, port, lambda c: c.datasette)
+
+        for server, server_port in nkkb_servers.values():
+            wait_for(server_port, cases[0].nkkb, server)
+        wait_for(port, f"/{sqlite_path.stem}.json", datasette)
+        # One request of every scenario, in each worker, before the rounds: the facet index is
+        # read there (once per worker and data version), and Python's imports are done.
+        for measure in http_systems.values():
+            for case in cases:
+                measure(case, options.workers, 1)
+
+        systems = {**http_systems, **sql_systems}
+        for connections in options.connections:
+            rounds = []
+            for number in range(options.rounds):
+                order = rotated(list(systems), number)
+                round_ = {"order": order, "load_before": os.getloadavg(), "rows": {}}
+                for case in cases:
+                    for label in order:
+                        figures = systems[label](case, connections, options.duration)
+                        if figures is not None:
+                            round_["rows"].setdefault(case.name, {})[label] = figures
+                round_["load_after"] = os.getloadavg()
+                print(
+                    f"{connections} connection(s), round {number + 1} of {options.rounds} done",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                rounds.append(round_)
+            report["runs"].append(
+                {
+                    "connections": connections,
+                    "rounds": rounds,
+                    "summary": summarise(rounds, cases, list(systems)),
+                }
+            )
+        for label, (server, _) in nkkb_servers.items():
+            report["worker_memory_MB"][label] = worker_memory_mb(server.pid)
     finally:
-        stop(server)
+        for server, _ in nkkb_servers.values():
+            stop(server)
+        if datasette is not None:
+            stop(datasette)
     return report
 
 
-def print_report(report: dict):
-    print(
-        f"{report['connections']} connections, {report['duration_s']} s per measurement; "
-        "latency to the last byte (TTFB for the HTML page)"
+def spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarise(rounds: list[dict], cases: list[Scenario], labels: list[str]) -> dict:
+    """Per scenario and system: the median and range across rounds of the throughput, of the
+    median latency and of the p95; NKKB's throughput over Datasette's in each round, and NKKB's
+    median latency over that of raw SQL on the same database."""
+    summary = {}
+    for case in cases:
+        latency = "ttfb_median_ms" if case.first_byte else "median_ms"
+        per_round = [round_["rows"][case.name] for round_ in rounds]
+        rows = {}
+        for label in labels:
+            if label not in per_round[0]:
+                continue
+            figures = [row[label] for row in per_round]
+            rows[label] = {
+                "throughput": spread([f["throughput"] for f in figures]),
+                "latency_ms": spread([f[latency] for f in figures]),
+                "p95_ms": spread([f["p95_ms"] for f in figures]),
+                "errors": sum(f["errors"] for f in figures),
+            }
+            if not label.startswith("NKKB"):
+                continue
+            if DATASETTE in per_round[0]:
+                ratios = [
+                    row[label]["throughput"] / row[DATASETTE]["throughput"] for row in per_round
+                ]
+                rows[label]["throughput_over_datasette"] = {
+                    "rounds": ratios,
+                    "median": statistics.median(ratios),
+                }
+            raw = f"raw SQL {label.split()[1]}"
+            rows[label]["latency_over_raw_sql"] = statistics.median(
+                [row[label][latency] / row[raw][latency] for row in per_round]
+            )
+        summary[case.name] = rows
+    return summary
+
+
+def _range(figures: dict, digits: int) -> str:
+    return (
+        f"{figures['median']:.{digits}f} ({figures['min']:.{digits}f}-{figures['max']:.{digits}f})"
     )
-    for name, row in report["rows"].items():
-        print(f"\n{name}")
-        for label, figures in row.items():
-            median = figures["ttfb_median_ms"] if name.startswith("HTML") else figures["median_ms"]
-            print(
-                f"  {label:28s} {figures['throughput']:8.1f} req/s  median {median:7.2f} ms"
-                f"  p95 {figures['p95_ms']:7.2f} ms  ({figures['requests']} requests,"
-                f" {figures['errors']} errors)"
+
+
+def print_report(report: dict):
+    """The figures as Markdown tables, ready for BENCHMARKS.md."""
+    sizes = ", ".join(f"{name} {size:.1f} MiB" for name, size in report["database_MiB"].items())
+    print(
+        f"{report['rounds']} rounds of {report['duration_s']:g} s per system and scenario; "
+        f"{report['workers']} gunicorn workers; {report['cpus']} CPUs; {report['datasette']}; "
+        f"database {sizes}. Medians across rounds (min-max); latency is each measurement's "
+        "median, to the last byte (first byte for HTML)."
+    )
+    for run_ in report["runs"]:
+        print(f"\n### {run_['connections']} connection(s)\n")
+        print(
+            "| request | system | req/s | latency ms | p95 ms | / Datasette, per round "
+            "(median) | latency / raw SQL | errors |"
+        )
+        print("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |")
+        for name, rows in run_["summary"].items():
+            for label, figures in rows.items():
+                ratio = figures.get("throughput_over_datasette")
+                ratio_text = (
+                    ", ".join(f"{value:.2f}" for value in ratio["rounds"])
+                    + f" (**{ratio['median']:.2f}x**)"
+                    if ratio
+                    else ""
+                )
+                raw = figures.get("latency_over_raw_sql")
+                print(
+                    f"| {name} | {label} | {_range(figures['throughput'], 1)} "
+                    f"| {_range(figures['latency_ms'], 2)} | {_range(figures['p95_ms'], 2)} "
+                    f"| {ratio_text} | {f'{raw:.1f}x' if raw else ''} | {figures['errors']} |"
+                )
+        print("\nLoad average (1, 5, 15 min) before -> after each round:")
+        for number, round_ in enumerate(run_["rounds"], 1):
+            before, after = (
+                " ".join(f"{value:.2f}" for value in round_[key])
+                for key in ("load_before", "load_after")
             )
-        for label in [key for key in row if key.startswith("NKKB") and "raw" not in key]:
-            nkkb = row[label]
-            ratios = []
-            if "Datasette" in row:
-                ratio = nkkb["throughput"] / row["Datasette"]["throughput"]
-                ratios.append(f"throughput / Datasette {ratio:.2f}")
-            raw = row[f"{label.partition(',')[0]}: raw SQL"]
-            ratios.append(f"median / raw SQL {nkkb['median_ms'] / raw['median_ms']:.1f}x")
-            print(f"  {label}: " + ", ".join(ratios))
-    for key, value in report.items():
-        if key.endswith("RSS MB"):
-            workers = "; ".join(
-                ", ".join(f"{name} {size:.0f}" for name, size in worker.items()) for worker in value
-            )
-            print(f"\n{key}: {workers}")
+            print(f"- round {number} ({', '.join(round_['order'])}): {before} -> {after}")
+    print("\nResident memory of each NKKB worker after the run (MB):")
+    for label, workers in report["worker_memory_MB"].items():
+        sizes = "; ".join(
+            ", ".join(f"{name} {size:.0f}" for name, size in worker.items()) for worker in workers
+        )
+        print(f"- {label}: {sizes}")
 
 
 def main():
@@ -394,8 +587,22 @@ def main():
     parser.add_argument("--sqlite", type=Path, required=True, help="the SQLite database file")
     parser.add_argument("--postgres", help="a PostgreSQL URL holding the same trials")
     parser.add_argument("--datasette", default="/tmp/datasette-venv/bin/datasette")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds per system, scenario and round"
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[1, 8],
+        help="concurrent clients; the rounds run once for each number given",
+    )
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--uncached",
+        action="store_true",
+        help="NKKB computed only (response and facet caches off), not also as it runs by default",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args()
