@@ -289,8 +289,8 @@ class TrialAgent(models.Model):
     """An agent given in a trial, and the part it plays there."""
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="trial_agents")
-    # Indexed with the trial (Meta.indexes) rather than alone: an agent filter then finds its
-    # trials in the index without reading the link rows.
+    # Indexed with its role and trial (Meta.indexes) rather than alone: an agent filter then
+    # finds its trials in the index without reading the link rows.
     agent = models.ForeignKey(
         Agent, on_delete=models.PROTECT, related_name="trial_links", db_index=False
     )
@@ -309,7 +309,11 @@ class TrialAgent(models.Model):
     class Meta:
         ordering = ["trial", "agent__name"]
         verbose_name = "trial agent"
-        indexes = [models.Index(fields=["agent", "trial"], name="trialagent_agent_trial_idx")]
+        # With the role, a therapy-class filter (which leaves out ROLES_WITHOUT_THERAPY_CLASS)
+        # finds its trials in the index alone, as the agent filter does.
+        indexes = [
+            models.Index(fields=["agent", "role", "trial"], name="trialagent_agent_role_idx")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["trial", "agent"],
