@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from nkkb.core.limits import MAX_JSON_DEPTH, NUL_MESSAGE, contains_nul, json_depth
 from nkkb.core.models import choices_constraint
 
 from .choices import (
@@ -47,7 +48,6 @@ PARTIAL_DATE_MESSAGE = "A date must be written YYYY, YYYY-MM or YYYY-MM-DD."
 MAX_LIST_ITEMS = 500
 MAX_ITEM_LENGTH = 1000
 MAX_JSON_CHARACTERS = 1_000_000
-MAX_JSON_DEPTH = 32
 
 no_nul = ProhibitNullCharactersValidator()
 
@@ -154,24 +154,19 @@ def validate_field_texts(value):
         )
 
 
-def _json_problem(node, level: int = 1) -> str | None:
-    if level > MAX_JSON_DEPTH:
-        return f"Nested deeper than {MAX_JSON_DEPTH} levels."
-    if isinstance(node, str):
-        return "Null characters are not allowed." if "\x00" in node else None
-    if not isinstance(node, dict | list):
-        return None
-    children = [*node, *node.values()] if isinstance(node, dict) else node
-    return next(filter(None, (_json_problem(child, level + 1) for child in children)), None)
-
-
 def validate_json_document(value):
     """Any JSON a source sent, kept for audit: bounded in size and depth, no NUL character."""
-    problem = _json_problem(value)
-    if problem is None and len(json.dumps(value)) > MAX_JSON_CHARACTERS:
-        problem = f"Longer than {MAX_JSON_CHARACTERS} characters."
-    if problem is not None:
-        raise ValidationError(problem, code="invalid_json_document")
+    text = json.dumps(value)
+    if contains_nul(value):
+        raise ValidationError(NUL_MESSAGE, code="invalid_json_document")
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ValidationError(
+            f"Nested deeper than {MAX_JSON_DEPTH} levels.", code="invalid_json_document"
+        )
+    if len(text) > MAX_JSON_CHARACTERS:
+        raise ValidationError(
+            f"Longer than {MAX_JSON_CHARACTERS} characters.", code="invalid_json_document"
+        )
 
 
 def _text(verbose_name: str, max_length: int, **kwargs) -> models.CharField:

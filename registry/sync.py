@@ -21,6 +21,7 @@ from django.db import transaction
 
 from agents.choices import AgentClass, TargetKind
 from agents.models import Agent, NKCellProduct
+from nkkb.core.limits import json_depth
 
 from .choices import SourceKind
 from .ctgov import MAX_PAGE_SIZE, CtgovClient, Page
@@ -258,19 +259,6 @@ API_V2_HINT = (
 )
 
 
-def _depth(node) -> int:
-    """How deeply `node` nests lists and objects, walked without recursion."""
-    deepest, stack = 0, [(node, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, level)
-            if level <= MAX_FILE_DEPTH:
-                children = node.values() if isinstance(node, dict) else node
-                stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
 def _legacy_format(head: bytes) -> str | None:
     """The older ClinicalTrials.gov format a file's first bytes show, if any."""
     text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
@@ -304,15 +292,16 @@ def _file_studies(path: Path) -> tuple[list[tuple[str, object]], list[str]]:
     if legacy := _legacy_format(content[:4096]):
         return [], [f"{path}: is {legacy}. {API_V2_HINT}"]
     try:
-        data = json.loads(content.decode("utf-8"))
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
         return [], [f"{path}: is not UTF-8 text. {API_V2_HINT}"]
+    # Counted before parsing: Python's parser recurses once per level.
+    if json_depth(text) > MAX_FILE_DEPTH:
+        return [], [f"{path}: nests deeper than {MAX_FILE_DEPTH} levels."]
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         return [], [f"{path}: is not valid JSON (line {error.lineno}: {error.msg}). {API_V2_HINT}"]
-    except RecursionError:
-        return [], [f"{path}: nests deeper than {MAX_FILE_DEPTH} levels."]
-    if _depth(data) > MAX_FILE_DEPTH:
-        return [], [f"{path}: nests deeper than {MAX_FILE_DEPTH} levels."]
     if isinstance(data, dict) and "studies" in data:
         studies = data["studies"]
         if not isinstance(studies, list):

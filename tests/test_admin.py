@@ -21,17 +21,22 @@ from django.test.utils import CaptureQueriesContext
 from agents.filtersets import AgentFilterSet
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.accounts import CURATORS_GROUP, curator_create
-from nkkb.core.admin import STALE_EDIT_MESSAGE
+from nkkb.core.admin import STALE_EDIT_MESSAGE, CuratedAdmin
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.models import Proposal
 from registry.models import RegistryRecord, StudyCandidate
 from trials.filtersets import TrialFilterSet
-from trials.models import Condition, Result, Trial, TrialAgent
+from trials.models import Condition, Result, Trial
 
 pytestmark = pytest.mark.django_db
 
-KB_MODELS = (Target, Agent, NKCellProduct, Condition, Trial, TrialAgent, Result)
+# The curated models with an admin of their own (caveats are edited inline on their trial).
+KB_MODELS = tuple(
+    model
+    for model in knowledge_base_models()
+    if isinstance(admin.site._registry.get(model), CuratedAdmin)
+)
 PASSWORD = "lantern-orbit-velvet-42"
 
 

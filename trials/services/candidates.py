@@ -4,6 +4,7 @@ one rule that tells trials whose provenance is a registry record from those of t
 from django.db import models, transaction
 from django.utils import timezone
 
+from nkkb.core.history import CHANGE_REASON_LENGTH
 from nkkb.core.problems import ProblemsError
 from registry.models import CandidateStatus, StudyCandidate
 from registry.services import candidate_decided_problem
@@ -106,4 +107,4 @@ def candidate_accept(*, candidate: StudyCandidate, user, reason: str) -> Trial:
 
 def _attribute(record, user, reason: str):
     record._history_user = user
-    record._change_reason = f"{ACCEPT_CHANGE_REASON}: {reason}"[:100]
+    record._change_reason = f"{ACCEPT_CHANGE_REASON}: {reason}"[:CHANGE_REASON_LENGTH]
