@@ -25,7 +25,7 @@ run: $(INSTALLED)
 serve: $(INSTALLED)
 	$(PYTHON) manage.py migrate --no-input
 	$(PYTHON) manage.py collectstatic --no-input --verbosity 0
-	$(VENV)/bin/gunicorn nkkb.wsgi --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-2} --access-logfile -
+	$(VENV)/bin/gunicorn nkkb.wsgi --config gunicorn.conf.py --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-2} --access-logfile -
 
 test: $(INSTALLED)
 	$(PYTHON) -m pytest

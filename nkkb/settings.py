@@ -247,10 +247,13 @@ NKKB_REVIEW_PATH = Path(
     os.environ.get("NKKB_REVIEW_PATH", BASE_DIR.parent / "shared" / "000_c67bac30c1f4f8a6.txt")
 )
 
+# Days an API token works after it is made (`manage.py drf_create_token --reset` makes a new one).
+API_TOKEN_LIFETIME_DAYS = float(os.environ.get("API_TOKEN_LIFETIME_DAYS", "30"))
+
 REST_FRAMEWORK = {
     # Token first: an anonymous write is then a 401 that names the scheme, not a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "nkkb.core.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -303,6 +306,12 @@ SPECTACULAR_SETTINGS = {
     # What a client sends (slugs) differs from what it reads back (brief objects).
     "COMPONENT_SPLIT_REQUEST": True,
     "GET_LIB_DOC_EXCLUDES": "nkkb.core.api.schema.schema_doc_excludes",
+    # Links from each record's answers to reading, changing and deleting it (create -> read ->
+    # update -> delete), after drf-spectacular's own hook, which names the shared enums.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "nkkb.core.api.schema.record_links",
+    ],
     # The schema lists the current slugs of agents, targets..., so generating it reads the
     # database, which `check --deploy` must not need; tests/test_api.py validates the schema.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,

@@ -92,7 +92,10 @@ def gunicorn(environment: dict, folder: Path, workers: int = 2):
     log = folder / f"gunicorn-{port}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [GUNICORN, "nkkb.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            [
+                *[GUNICORN, "nkkb.wsgi", "--config", ROOT / "gunicorn.conf.py"],
+                *["--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+            ],
             cwd=ROOT,
             env=environment,
             stdout=output,
@@ -292,6 +295,18 @@ def test_each_request_is_logged_as_a_json_line_with_its_request_id(served):
     assert any(
         line.get("request_id") == "abuse-test-42" and line["status"] == 200 for line in lines
     )
+
+
+def test_no_answer_names_the_server_software(served):
+    """gunicorn sent `Server: gunicorn` with every answer, pages, API, static files and errors."""
+    with httpx.Client(base_url=served["url"], timeout=30) as client:
+        answers = [
+            client.get(path)
+            for path in ("/trials/", f"{V1}/trials/?page_size=1", "/static/nkkb.css", "/nowhere/")
+        ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 404]
+    for answer in answers:
+        assert answer.headers.get("Server") == "nkkb", answer.url
 
 
 # In-process: each through the test client against the seeded test database.

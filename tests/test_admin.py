@@ -6,6 +6,7 @@ import io
 import os
 import re
 import subprocess
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
@@ -16,12 +17,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.http import QueryDict
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from agents.filtersets import AgentFilterSet
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.accounts import CURATORS_GROUP, curator_create
-from nkkb.core.admin import STALE_EDIT_MESSAGE, CuratedAdmin
+from nkkb.core.admin import STALE_EDIT_MESSAGE, STALE_SAVE_MESSAGE, CuratedAdmin
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.models import Proposal
@@ -321,24 +323,136 @@ def test_a_deleted_result_stays_in_history(curator_client):
     assert (deletion.history_type, deletion.history_user.username) == ("-", "carol")
 
 
-def test_two_curators_editing_one_trial_do_not_lose_an_edit(client):
-    trial = Trial.objects.get(nct_id="NCT02138734")
-    url = admin_url(Trial, "change", trial.pk)
-    first = curator_create(username="first", password="lantern-orbit-velvet-41")
-    second = curator_create(username="second", password="lantern-orbit-velvet-42")
-    client.force_login(first)
-    opened_by_first = form_data(client.get(url))
-    client.force_login(second)
-    opened_by_second = form_data(client.get(url))
+# Stale edits: a form based on a version that is no longer current saves nothing.
 
-    client.force_login(first)
-    assert client.post(url, {**opened_by_first, "enrollment": "10"}).status_code == 302
-    client.force_login(second)
-    response = client.post(url, {**opened_by_second, "status_note": "second curator"})
+# A record of each kind whose form a curator edits, and a text field of it both editors change.
+EDITED = [
+    pytest.param(Trial, lambda: Trial.objects.get(nct_id="NCT02138734"), "title", id="trial"),
+    pytest.param(Agent, lambda: Agent.objects.get(slug="rituximab"), "mechanism", id="agent"),
+    pytest.param(
+        Condition, lambda: Condition.objects.get(slug="mycosis-fungoides"), "name", id="condition"
+    ),
+]
+
+
+@pytest.mark.parametrize("review_required", [False, True], ids=["direct", "review"])
+@pytest.mark.parametrize(("model", "record", "field"), EDITED)
+def test_a_stale_edit_is_refused_and_overwrites_nothing(
+    client, settings, django_user_model, model, record, field, review_required
+):
+    """The first curator opens the form, an administrator (who saves directly) saves the record,
+    then the first curator submits: the form says why nothing was saved, nor proposed."""
+    settings.NKKB_REVIEW_REQUIRED = review_required
+    record = record()
+    url = admin_url(model, "change", record.pk)
+    client.force_login(curator_create(username="first", password="lantern-orbit-velvet-41"))
+    opened_by_first = form_data(client.get(url))
+
+    client.force_login(django_user_model.objects.create_superuser("root", password=PASSWORD))
+    saved = client.post(url, {**form_data(client.get(url)), field: "Saved by the administrator"})
+    assert saved.status_code == 302
+
+    client.force_login(django_user_model.objects.get(username="first"))
+    response = client.post(
+        url,
+        {**opened_by_first, field: "Edited by the first curator", "proposal_source": "PMID 1"},
+    )
+    assert response.status_code == 200 and STALE_EDIT_MESSAGE in response.content.decode()
+    record.refresh_from_db()
+    assert getattr(record, field) == "Saved by the administrator"
+    assert not Proposal.objects.exists()
+
+
+@contextmanager
+def another_save_lands_first(model, pk):
+    """Another save of the record lands after the form's version check, just before this save's
+    UPDATE reaches the database.
+
+    It runs on the test's one database connection, so it is rolled back with the save it beat;
+    a curator's save from another connection (PostgreSQL) would stay.
+    """
+    landed = []
+
+    def race(execute, sql, params, many, context):
+        if not landed and sql.startswith(f'UPDATE "{model._meta.db_table}"'):
+            landed.append(sql)
+            model.objects.get(pk=pk).save()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(race):
+        yield
+    assert landed, "the view saved nothing"
+
+
+@pytest.mark.parametrize(("model", "record", "field"), EDITED)
+def test_a_save_that_loses_the_race_is_refused_with_a_message_not_a_500(
+    curator_client, model, record, field
+):
+    """django-concurrency refuses the UPDATE of a version no longer current (RecordModifiedError),
+    which the view let through as a 500."""
+    record = record()
+    before = getattr(record, field)
+    url = admin_url(model, "change", record.pk)
+    opened = form_data(curator_client.get(url))
+
+    with another_save_lands_first(model, record.pk):
+        response = curator_client.post(url, {**opened, field: "Edited by the slower curator"})
+
+    assert response.status_code == 302 and response["Location"] == url
+    assert STALE_SAVE_MESSAGE in curator_client.get(url).content.decode()
+    record.refresh_from_db()
+    assert getattr(record, field) == before
+
+
+def test_a_stale_row_on_the_trial_form_overwrites_nothing(curator_client, django_user_model):
+    """A result changed on its own page after the trial's form was opened was written back with
+    the form's old values when the trial was saved."""
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    url = admin_url(Trial, "change", trial.pk)
+    opened = form_data(curator_client.get(url))
+    result = trial.results.order_by("pk").first()
+    other = Client()
+    other.force_login(django_user_model.objects.create_superuser("root", password=PASSWORD))
+    result_url = admin_url(Result, "change", result.pk)
+    changed = {**form_data(other.get(result_url)), "population": "Set on the result's own page"}
+    assert other.post(result_url, changed).status_code == 302
+
+    response = curator_client.post(url, {**opened, "title": "Edited on the trial's form"})
 
     assert response.status_code == 200 and STALE_EDIT_MESSAGE in response.content.decode()
+    result.refresh_from_db()
     trial.refresh_from_db()
-    assert (trial.enrollment, trial.status_note) == (10, None)
+    assert result.population == "Set on the result's own page"
+    assert trial.title != "Edited on the trial's form"
+
+
+@pytest.mark.parametrize("review_required", [False, True], ids=["direct", "review"])
+def test_rows_on_the_trial_form_carry_their_version_only_where_they_are_edited(
+    curator_client, settings, review_required
+):
+    """Rows shown read-only (the form proposes) are not saved: no version, hidden or shown."""
+    settings.NKKB_REVIEW_REQUIRED = review_required
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    page = curator_client.get(admin_url(Trial, "change", trial.pk))
+    [results] = [i for i in page.context["inline_admin_formsets"] if i.formset.prefix == "results"]
+    assert ("version" in results.formset.forms[0].fields) is not review_required
+    assert "version" not in results.readonly_fields
+
+
+def test_a_revert_that_loses_the_race_is_refused_with_a_message_not_a_500(curator_client):
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    seeded = trial.history.latest()
+    edit_trial(curator_client, trial, enrollment="12", change_reason="a typo, as it turns out")
+    revert_url = f"{admin_url(Trial, 'history', trial.pk)}{seeded.history_id}/"
+    page = curator_client.get(revert_url)
+
+    with another_save_lands_first(Trial, trial.pk):
+        response = curator_client.post(revert_url, form_data(page))
+
+    assert response.status_code == 302 and response["Location"] == revert_url
+    assert STALE_SAVE_MESSAGE in curator_client.get(revert_url).content.decode()
+    trial.refresh_from_db()
+    assert trial.enrollment == 12
 
 
 def test_the_admin_passes_djangos_system_checks():
@@ -399,11 +513,16 @@ def curators_guide_commands() -> list[str]:
     return [line.split("   #")[0].strip() for block in blocks for line in block.splitlines()]
 
 
-@pytest.mark.parametrize("needle", ["--password-from-env", "validate_kb"])
-def test_the_curators_guide_commands_run_as_written(tmp_path, needle):
+@pytest.mark.parametrize(
+    "needles",
+    [("--password-from-env",), ("validate_kb",), ("create_curator bob", "drf_create_token")],
+    ids=lambda needles: needles[-1],
+)
+def test_the_curators_guide_commands_run_as_written(tmp_path, needles):
     """On a fresh checkout's shell: no SECRET_KEY, DEBUG or DATABASE_URL of the test run (the
-    database is a new one, migrated as `make run` leaves it)."""
-    line = next(line for line in curators_guide_commands() if needle in line)
+    database is a new one, migrated as `make run` leaves it). Each needle picks a line, run in
+    turn: a later command may need what an earlier one made."""
+    lines = [next(line for line in curators_guide_commands() if n in line) for n in needles]
     environment = {
         name: value
         for name, value in os.environ.items()
@@ -416,8 +535,9 @@ def test_the_curators_guide_commands_run_as_written(tmp_path, needle):
     )  # fmt: skip
     assert run("DEBUG=1 .venv/bin/python manage.py migrate --no-input").returncode == 0
 
-    finished = run(line)
-    assert finished.returncode == 0, finished.stderr
+    for line in lines:
+        finished = run(line)
+        assert finished.returncode == 0, finished.stderr
 
 
 # History as a curator reads it

@@ -503,3 +503,23 @@ def test_record_urls_follow_the_prefix_the_site_is_served_under(api):
     assert under_prefix["html_url"] == "http://testserver/nkkb/trials/NCT02138734/"
     caches["responses"].clear()
     assert api.get(f"{V1}/trials/NCT02138734/").json()["url"] == at_root["url"]
+
+
+@pytest.mark.parametrize("endpoint", ["proposals", "candidates"])
+def test_a_list_that_cannot_be_searched_says_so(api, endpoint):
+    """The curators' lists have no search: `search` was a 500 there (no FilterSet to use)."""
+    curator = curator_create(username="searcher", password="a long curator passphrase")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=curator).key}")
+    assert api.get(f"{V1}/{endpoint}/").status_code == 200
+    response = api.get(f"{V1}/{endpoint}/?search=x")
+    assert response.status_code == 400
+    assert response.json() == {"search": ["This list cannot be searched."]}
+
+
+def test_a_deletion_asked_for_as_csv_answers_204_without_a_body(api):
+    curator = curator_create(username="deleter", password="a long curator passphrase")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=curator).key}")
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    response = api.delete(f"{V1}/trials/{trial.nct_id}/?version={trial.version}&format=csv")
+    assert response.status_code == 204 and response.content == b""
+    assert not Trial.objects.filter(nct_id=trial.nct_id).exists()

@@ -7,8 +7,14 @@ token and expect a refusal). Requests go in-process through the WSGI application
 serves it, against the seeded test database. Every example runs in a savepoint rolled back after
 it, so each starts from the seed and the database stays as it was.
 
+A curator also follows the schema's links (nkkb.core.api.schema.record_links) in
+schemathesis's stateful test: scenarios that create a record, read it, change it with the
+`version` read, delete it, in any order the links allow, each in a savepoint rolled back after
+it. Besides the checks above, a record just created must be readable and one just deleted gone.
+
 The run is bounded and repeatable: NKKB_FUZZ_EXAMPLES examples per operation and mode (15 unless
-set, about 30 seconds; `NKKB_FUZZ_EXAMPLES=150` for a deeper run), with a fixed seed.
+set; `NKKB_FUZZ_EXAMPLES=150` for a deeper run), three times as many scenarios of at most
+STATEFUL_STEPS steps, about a minute in all, with a fixed seed.
 """
 
 import os
@@ -25,6 +31,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from nkkb.core.accounts import curator_create
@@ -39,6 +46,11 @@ HOST = "localhost"
 # is refused) and each invalid one refused (DRF reads a number sent for a text field as text,
 # and a `page_size` over 100 is lowered to 100, as documented).
 NOT_CHECKED = [positive_data_acceptance, negative_data_rejection]
+# Room for create, read, change, change again, delete, and reads between.
+STATEFUL_STEPS = 8
+# Scenarios: most stop early (a generated record is refused, a link is not followed), so it takes
+# this many for each kind of record to go through create, change and delete.
+SCENARIOS = 3 * EXAMPLES
 
 # Every operation the schema documents, with the view that serves it.
 OPERATIONS = [
@@ -119,4 +131,61 @@ def test_a_curator_writing_gets_a_documented_answer(
         mode,
         path_parameters=existing_record(view) if keyed else None,
         headers={"Authorization": f"Token {curator_token}"},
+    )
+
+
+@pytest.fixture
+def stateful_schema(django_db_setup, django_db_blocker):
+    """The schema with the links it documents only: schemathesis would add links it infers
+    (lists to records, one record to another), which take the scenarios from the chains that a
+    client follows, and without the `version` a change needs."""
+    only_documented_links = SchemathesisConfig.from_dict(
+        {"phases": {"stateful": {"inference": {"algorithms": []}}}}
+    )
+    with django_db_blocker.unblock(), override_settings(ALLOWED_HOSTS=[HOST]):
+        return schemathesis.openapi.from_wsgi(
+            "/api/schema/?format=json", application, config=only_documented_links
+        )
+
+
+def test_a_curator_following_the_links_gets_documented_answers(
+    stateful_schema, served, curator_token
+):
+    class CuratorWorkflow(stateful_schema.as_state_machine()):
+        def setup(self):
+            self.scenario = transaction.atomic()
+            self.scenario.__enter__()
+
+        def teardown(self):
+            transaction.set_rollback(True)
+            self.scenario.__exit__(None, None, None)
+
+        def get_call_kwargs(self, case):
+            # JSON answers: a CSV one carries nothing a link can follow (`format` is fuzzed
+            # by the tests above).
+            return {
+                "headers": {"Authorization": f"Token {curator_token}"},
+                "params": {"format": "json"},
+            }
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # As call_and_validate does: the checks then know the token was sent on purpose.
+            case.validate_response(
+                response,
+                additional_checks=additional_checks,
+                excluded_checks=NOT_CHECKED,
+                headers=kwargs["headers"],
+                transport_kwargs=kwargs,
+                recorder=self.recorder,
+            )
+
+    CuratorWorkflow.run(
+        settings=hypothesis_settings(
+            max_examples=SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
     )

@@ -3,11 +3,14 @@ that are the public FilterSets, a constant number of queries per list, CSV expor
 become proposals for review (nkkb.core.proposals); and the admin of proposals."""
 
 import django_filters
+from concurrency.exceptions import RecordModifiedError
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import flatten
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import router, transaction
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
@@ -158,6 +161,31 @@ class CuratedFieldsMixin:
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
+STALE_EDIT_MESSAGE = (
+    "Someone else saved this record after you opened it. Nothing was saved: reload the page to "
+    "see their change, then make yours again."
+)
+# The form's check passed, but another save landed before this one reached the database.
+STALE_SAVE_MESSAGE = (
+    "Someone else saved this record while you were saving it. Nothing was saved: the page now "
+    "shows their change; make yours again."
+)
+
+
+class OptimisticLockForm(forms.ModelForm):
+    """A form that refuses an edit based on a version that is no longer current (optimistic
+    locking), so that two curators editing one record never silently lose either edit."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        version = cleaned_data.get("version")
+        if self.instance.pk and version is not None:
+            current = type(self.instance)._default_manager.filter(pk=self.instance.pk)
+            if not current.filter(version=version).exists():
+                raise forms.ValidationError(STALE_EDIT_MESSAGE, code="stale")
+        return cleaned_data
+
+
 class LabelledInlineFormSet(BaseInlineFormSet):
     """A table of forms whose every control has a name of its own for screen readers (a
     tabular inline's column headers are not labels)."""
@@ -169,13 +197,28 @@ class LabelledInlineFormSet(BaseInlineFormSet):
             field.widget.attrs.setdefault("aria-label", f"{field.label}, {row}")
 
 
-class CuratedTabularInline(CuratedFieldsMixin, admin.TabularInline):
+class CuratedInlineMixin(CuratedFieldsMixin):
+    """Records edited on their parent's form carry their own version (a hidden input), so that
+    a row someone else changed on its own page since is refused rather than written back."""
+
+    form = OptimisticLockForm
+    extra = 0
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        versioned = any(field.name == "version" for field in self.model._meta.concrete_fields)
+        # Rows shown read-only (on a form that proposes) are not saved, nor is their version.
+        if not versioned or "version" in flatten(fields):
+            return fields
+        return [*fields, "version"] if self.has_change_permission(request, obj) else fields
+
+
+class CuratedTabularInline(CuratedInlineMixin, admin.TabularInline):
     formset = LabelledInlineFormSet
-    extra = 0
 
 
-class CuratedStackedInline(CuratedFieldsMixin, admin.StackedInline):
-    extra = 0
+class CuratedStackedInline(CuratedInlineMixin, admin.StackedInline):
+    pass
 
 
 @admin.display(description="Updated", ordering="last_updated")
@@ -184,30 +227,14 @@ def updated(obj):
     return obj.last_updated.date().isoformat()
 
 
-STALE_EDIT_MESSAGE = (
-    "Someone else saved this record after you opened it. Nothing was saved: reload the page to "
-    "see their change, then make yours again."
-)
-
-
-class RevertibleForm(ChangeReasonMixin, forms.ModelForm):
+class RevertibleForm(ChangeReasonMixin, OptimisticLockForm):
     """The form of every knowledge-base record.
 
     It asks why (the reason goes into the history with the change), and it refuses an edit
-    based on a version that is no longer current (optimistic locking), so that two curators
-    editing one record never silently lose either edit. On the history page's revert form the
-    instance is a past version: it takes that version's many-to-many values too, and its reason
-    names the version (django-simple-history fills only the record's own fields).
+    based on a version that is no longer current (OptimisticLockForm). On the history page's
+    revert form the instance is a past version: it takes that version's many-to-many values too,
+    and its reason names the version (django-simple-history fills only the record's own fields).
     """
-
-    def clean(self):
-        cleaned_data = super().clean()
-        version = cleaned_data.get("version")
-        if self.instance.pk and version is not None:
-            current = type(self.instance)._default_manager.filter(pk=self.instance.pk)
-            if not current.filter(version=version).exists():
-                raise forms.ValidationError(STALE_EDIT_MESSAGE, code="stale")
-        return cleaned_data
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -423,11 +450,32 @@ class CuratedAdmin(CuratedFieldsMixin, SimpleHistoryAdmin):
             record.author = history_author(record)
             record.action = HISTORY_TYPES.get(record.history_type, record.history_type)
 
+    # Optimistic locking at save time: the form checks the version it was based on, but another
+    # save may land between that check and this save's UPDATE, which django-concurrency then
+    # refuses (RecordModifiedError). The whole save is rolled back and the curator told so.
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Admin saves a change form, inlines included, in one transaction.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RecordModifiedError:
+            return self._stale_save_response(request)
+
     def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            history = self.model.history.select_related("history_user")
-            request.nkkb_reverted_to = history.filter(history_id=version_id).first()
-        return super().history_form_view(request, object_id, version_id, extra_context)
+        if request.method != "POST":
+            return super().history_form_view(request, object_id, version_id, extra_context)
+        history = self.model.history.select_related("history_user")
+        request.nkkb_reverted_to = history.filter(history_id=version_id).first()
+        # A revert saves the record, then its many-to-many values: all or nothing, as above.
+        try:
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                return super().history_form_view(request, object_id, version_id, extra_context)
+        except RecordModifiedError:
+            return self._stale_save_response(request)
+
+    def _stale_save_response(self, request):
+        self.message_user(request, STALE_SAVE_MESSAGE, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
 
     def response_change(self, request, obj):
         if self._proposing(request):

@@ -1,17 +1,20 @@
 """Atom feeds: following NKKB in a feed reader instead of by email.
 
 Public: the knowledge base's recent changes (its history, newest first). Curators only: the
-open proposals, read with their API token (`?token=`) or their admin session. Apps add their own
-feeds on these bases (trials.feeds: a trial's history, a saved search).
+open proposals, read with their API token (`?token=`, or `Authorization: Token` as on the API),
+checked as the API checks it (an expired one is a 401), or with their admin session. Apps add
+their own feeds on these bases (trials.feeds: a trial's history, a saved search).
 """
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.syndication.views import Feed
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
-from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 
+from .api.authentication import ExpiringTokenAuthentication, TokenExpired
 from .history import HISTORY_TYPES, delta_changes, history_author, recent_changes, recent_records
 from .knowledge_base import public_knowledge_base_models
 from .models import Proposal, ProposalStatus
@@ -84,12 +87,20 @@ class RecentChangesFeed(HistoryFeed):
 
 
 def feed_reader(request):
-    """Who reads a feed: the API token's user (`?token=`), else the session's."""
+    """Who reads a feed: the API token's user (`?token=`, as feed readers send no headers, or
+    `Authorization: Token`), else the session's. An expired token raises TokenExpired; an
+    unknown one reads as nobody."""
+    authentication = ExpiringTokenAuthentication()
     key = request.GET.get("token")
-    if key:
-        token = Token.objects.select_related("user").filter(key=key).first()
-        return token.user if token is not None and token.user.is_active else AnonymousUser()
-    return request.user
+    try:
+        if key:
+            return authentication.authenticate_credentials(key)[0]
+        credentials = authentication.authenticate(request)
+    except TokenExpired:
+        raise
+    except AuthenticationFailed:
+        return AnonymousUser()
+    return request.user if credentials is None else credentials[0]
 
 
 class OpenProposalsFeed(AtomFeed):
@@ -99,7 +110,16 @@ class OpenProposalsFeed(AtomFeed):
     subtitle = "Changes proposed to the knowledge base, waiting for a curator's review."
 
     def __call__(self, request, *args, **kwargs):
-        if not feed_reader(request).has_perm("core.change_proposal"):
+        try:
+            reader = feed_reader(request)
+        except TokenExpired as expired:
+            return HttpResponse(
+                expired.detail,
+                status=401,
+                content_type="text/plain; charset=utf-8",
+                headers={"WWW-Authenticate": ExpiringTokenAuthentication.keyword},
+            )
+        if not reader.has_perm("core.change_proposal"):
             raise PermissionDenied("The open proposals are for curators: add ?token=<API token>.")
         return super().__call__(request, *args, **kwargs)
 

@@ -23,7 +23,17 @@ class SearchFilter(filters.SearchFilter):
         # included, in a subquery correlated with each row (minutes on PostgreSQL with a few
         # filters), and it would miss the trials' full-text index.
         terms = self.get_search_terms(request)
-        return view.filterset_class.search_words(queryset, terms) if terms else queryset
+        if not terms:
+            return queryset
+        filterset_class = getattr(view, "filterset_class", None)
+        if filterset_class is None:
+            raise exceptions.ValidationError({self.search_param: ["This list cannot be searched."]})
+        return filterset_class.search_words(queryset, terms)
+
+    def get_schema_operation_parameters(self, view):
+        if getattr(view, "filterset_class", None) is None:
+            return []
+        return super().get_schema_operation_parameters(view)
 
 
 SPARSE_FIELDS = {

@@ -22,6 +22,8 @@ class CSVRenderer(renderers.BaseRenderer):
     separators = ("; ", ", ")
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:  # a deletion's 204 has no body
+            return b""
         rows = data if isinstance(data, list) else [data]
         return spreadsheet_csv(*self.table(rows, renderer_context["view"]))
 

@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import permissions, serializers
 
 from .serializers import BriefSlugRelatedField, ModelCleanSerializer
-from .viewsets import CuratedViewSetMixin
+from .viewsets import CuratedViewSetMixin, SparseFieldsMixin
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -43,6 +43,17 @@ class AutoSchema(openapi.AutoSchema):
         if anonymous_reads and self.method in permissions.SAFE_METHODS and {} not in auths:
             auths.append({})
         return auths
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        # `fields` and `omit` may leave out any field of the records a sparse view answers with
+        # (the component is shared by its reads and writes, so no field is required in either).
+        sparse = isinstance(self.view, SparseFieldsMixin) and isinstance(
+            serializer, self.view.get_serializer_class()
+        )
+        if direction == "response" and sparse:
+            schema.pop("required", None)
+        return schema
 
     def get_override_parameters(self):
         """A delete sends the `version` it is based on, as a change does in its body."""
@@ -163,3 +174,55 @@ class FilterSetParameters(DjangoFilterExtension):
             for parameter in parameters:
                 parameter["description"] = filterset_class.search_description.format(fields=fields)
         return parameters
+
+
+# Operations on one record, in the order a client would follow them.
+RECORD_OPERATIONS = ("get", "put", "patch", "delete")
+
+
+def record_links(result, generator, request, public):
+    """drf-spectacular postprocessing hook: OpenAPI links from every answer that carries a
+    writable record (created, read or changed) to reading, changing and deleting that record.
+
+    Each link passes the record's key from the answer, and, where the record is locked
+    optimistically (its delete takes `version`), the answer's `version` that a change sends in
+    its body and a delete in its query. Clients follow them instead of building URLs;
+    tests/test_fuzz.py's stateful test follows them through create, read, change and delete.
+    """
+    paths = result["paths"]
+    for path, record in paths.items():
+        collection, brace, key = path.rstrip("/").rpartition("/{")
+        targets = {method: record[method] for method in RECORD_OPERATIONS if method in record}
+        if not brace or targets.keys() <= {"get"}:
+            continue
+        key = key.rstrip("}")
+        versioned = any(
+            parameter["in"] == "query" and parameter["name"] == "version"
+            for parameter in targets.get("delete", {}).get("parameters", [])
+        )
+        sources = [(paths.get(f"{collection}/", {}).get("post"), "201")]
+        sources += [(targets.get(method), "200") for method in ("get", "put", "patch")]
+        for source, status in sources:
+            if source is None or status not in source["responses"]:
+                continue
+            source["responses"][status]["links"] = {
+                target["operationId"]: _record_link(method, target, key, versioned)
+                for method, target in targets.items()
+                if not (method == "get" and source is targets.get("get"))
+            }
+    return result
+
+
+def _record_link(method: str, target: dict, key: str, versioned: bool) -> dict:
+    link = {
+        "operationId": target["operationId"],
+        "parameters": {key: f"$response.body#/{key}"},
+        "description": f"The record in this answer, by its `{key}`.",
+    }
+    if versioned and method == "delete":
+        link["parameters"]["query.version"] = "$response.body#/version"
+        link["description"] += " Deleting it sends the answer's `version`."
+    elif versioned and method in ("put", "patch"):
+        link["requestBody"] = {"version": "$response.body#/version"}
+        link["description"] += " Changing it sends the answer's `version` in the body."
+    return link

@@ -178,3 +178,6 @@ class ModelCleanSerializer(serializers.ModelSerializer):
     def update(self, instance, validated_data):
         with transaction.atomic():
             return super().update(instance, validated_data)
+        # A new record starts at its first version whatever the client sends: a version near the
+        # column's maximum would leave it no next version, and so no edit.
+        validated_data.pop("version", None)
