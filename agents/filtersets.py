@@ -4,6 +4,7 @@ from nkkb.core.filtersets import (
     NullsLastOrderingFilter,
     SearchFilterSet,
     recorded_boolean_condition,
+    recorded_boolean_rows,
     slug_filter,
 )
 
@@ -14,10 +15,14 @@ ORDERING_HELP = "Sort by these fields, comma-separated; a leading - sorts descen
 
 
 def platform_choices():
-    platforms = (
-        Agent.objects.exclude(platform=None).order_by("platform").values_list("platform", flat=True)
-    )
-    return [(platform, platform) for platform in platforms.distinct()]
+    """The platforms agents have, sorted as readers expect ("bacterial vector" before "TriKE")."""
+    platforms = Agent.objects.exclude(platform=None).order_by().values_list("platform", flat=True)
+    return [(platform, platform) for platform in sorted(platforms.distinct(), key=str.casefold)]
+
+
+def cd16_dependence_rows():
+    """The rows of the `acts_through_cd16` facet: true, false, or unknown where not recorded."""
+    return recorded_boolean_rows(Agent, "acts_through_cd16")
 
 
 class TargetFilterSet(SearchFilterSet):
@@ -25,6 +30,8 @@ class TargetFilterSet(SearchFilterSet):
 
     kind = MultipleChoiceFilter(choices=TargetKind.choices, label="Kind")
     ordering = NullsLastOrderingFilter(fields=("name", "kind"), help_text=ORDERING_HELP)
+
+    facet_paths = {"kind": ("kind",)}
 
     class Meta:
         model = Target
@@ -51,6 +58,14 @@ class AgentFilterSet(SearchFilterSet):
         help_text=ORDERING_HELP,
     )
 
+    facet_paths = {
+        "agent_class": ("agent_class",),
+        "platform": ("platform",),
+        "target": ("targets__slug",),
+        "acts_through_cd16": cd16_dependence_rows,
+        "approval_status": ("approval_status",),
+    }
+
     class Meta:
         model = Agent
         fields = [
@@ -74,11 +89,21 @@ class NKCellProductFilterSet(SearchFilterSet):
     donor = MultipleChoiceFilter(choices=ProductDonor.choices, label="Donor")
     cd16_status = MultipleChoiceFilter(choices=CD16Status.choices, label="CD16 status")
     target = slug_filter(
-        Target, field_name="targets", label="Target", help_text="Slug of a target its CAR targets."
+        Target,
+        field_name="targets",
+        label="CAR target",
+        help_text="Slug of a target its CAR targets.",
     )
     ordering = NullsLastOrderingFilter(
         fields=("name", "source", "donor", "cd16_status"), help_text=ORDERING_HELP
     )
+
+    facet_paths = {
+        "source": ("source",),
+        "donor": ("donor",),
+        "cd16_status": ("cd16_status",),
+        "target": ("targets__slug",),
+    }
 
     class Meta:
         model = NKCellProduct

@@ -32,6 +32,7 @@ class TargetListView(FilteredTableView):
     filterset_class = TargetFilterSet
     table_class = TargetTable
     title = "Targets"
+    search_placeholder = "Name, alias, description"
 
 
 class TargetDetailView(RecordDetailView):
@@ -57,6 +58,7 @@ class AgentListView(FilteredTableView):
     filterset_class = AgentFilterSet
     table_class = AgentTable
     title = "Agents"
+    search_placeholder = "Name, alias, platform, mechanism, target"
 
 
 class AgentDetailView(RecordDetailView):
@@ -74,6 +76,7 @@ class NKCellProductListView(FilteredTableView):
     filterset_class = NKCellProductFilterSet
     table_class = NKCellProductTable
     title = "NK cell products"
+    search_placeholder = "Name, alias, engineering, expansion, CAR target"
 
 
 class NKCellProductDetailView(RecordDetailView):

@@ -40,6 +40,15 @@ CASES = [
     ("trials", "phase=3&phase=2-3", {"NCT03022825", "NCT04590963", "NCT05096663", "NCT05221840"}),
     ("trials", "status=TERMINATED", {"NCT04590963", "NCT03214666"}),
     ("trials", "condition=mycosis-fungoides", {"NCT04185220", "NCT04101331"}),
+    # A group takes in every condition below it.
+    ("trials", "condition=myeloid-neoplasms", {"NCT04310592", "NCT03214666"}),
+    (
+        "trials",
+        "condition=t-and-nk-cell-lymphoma",
+        {"NCT05475925", "NCT04185220", "NCT04101331"},
+    ),
+    # NCT03019640's phase is the registry's: the review does not give it.
+    ("trials", "condition=lymphoma&phase=2", {"NCT02321592", "NCT04101331", "NCT03019640"}),
     ("trials", "target=bcma", {"NCT05182073", "NCT05839626", "NCT04975399"}),
     ("trials", "q=NCT05207722", {"NCT05207722"}),
     ("trials", "q=MEDI4736", {"NCT05221840", "NCT05903092", "NCT02671435"}),
@@ -68,6 +77,15 @@ CASES = [
     ("targets", "kind=cytokine-receptor", {"il-2ra", "il-2rb", "common-gamma-chain", "il-15ra"}),
     ("targets", "q=CD122", {"il-2rb"}),
     ("conditions", "q=mycosis", {"mycosis-fungoides"}),
+    ("conditions", "parent=melanoma", {"advanced-melanoma", "relapsed-or-metastatic-melanoma"}),
+    (
+        "conditions",
+        "ancestor=head-and-neck-cancer",
+        {
+            "squamous-cell-carcinoma-of-head-and-neck",
+            "recurrent-or-metastatic-squamous-cell-carcinoma-of-head-and-neck",
+        },
+    ),
 ]
 CASE_IDS = [f"{name}?{query}" for name, query, _ in CASES]
 
@@ -90,6 +108,8 @@ UNFILTERED_FIELDS = {
     "source_references": "provenance, shown on each record",
     "source_quote": "provenance, shown on each record",
     "source_summary": "provenance, shown on each record",
+    "placement_basis": "provenance, shown on each record",
+    "classification": "provenance, shown on each record",
     "created": "bookkeeping",
     "last_updated": "bookkeeping",
     "version": "optimistic locking",

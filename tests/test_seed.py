@@ -90,6 +90,7 @@ def test_every_trial_has_an_agent_or_an_nk_cell_product():
         (Target, "targets.yaml"),
         (Agent, "agents.yaml"),
         (NKCellProduct, "nk_products.yaml"),
+        (Condition, "conditions.yaml"),
         (Trial, "trials.yaml"),
     ],
 )

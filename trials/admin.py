@@ -109,9 +109,26 @@ class TrialAdmin(CuratedAdmin):
 
 @admin.register(Condition)
 class ConditionAdmin(CuratedAdmin):
-    list_display = ("name", "slug")
+    """A condition and its place in the hierarchy, with what that place rests on."""
+
+    list_display = ("name", "parent", "placement_basis", "slug")
+    list_select_related = ("parent",)
     filterset_class = ConditionFilterSet
     prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("parent",)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "parent", "version")}),
+        (
+            "What its place rests on",
+            {
+                "fields": (
+                    "placement_basis",
+                    *PROVENANCE_FIELDSET[1]["fields"],
+                    "classification",
+                )
+            },
+        ),
+    )
 
 
 class TrialPartAdmin(CuratedAdmin):

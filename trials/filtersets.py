@@ -20,7 +20,15 @@ from registry.models import RegistryRecord
 from . import best_known
 from .choices import Phase, TherapyClass
 from .discrepancies import discrepancies
-from .models import Condition, Trial, TrialAgent, therapy_class_rows, trial_ids_with_warnings
+from .models import (
+    Condition,
+    Trial,
+    TrialAgent,
+    condition_lineages,
+    condition_rows,
+    therapy_class_rows,
+    trial_ids_with_warnings,
+)
 from .search import ids_subquery, trials_matching_words
 
 NOT_STATED = (best_known.NOT_STATED, best_known.NOT_STATED_LABEL)
@@ -38,6 +46,21 @@ def sponsor_choices():
 def country_choices():
     records = RegistryRecord.objects.exclude(countries=None).values_list("countries", flat=True)
     return [(name, name) for name in sorted({name for names in records for name in names})]
+
+
+CONDITION_PATH_SEPARATOR = " > "
+
+
+def condition_choices():
+    """(slug, "Group > Subgroup > Condition") of every condition, each group followed by the
+    conditions below it (siblings by name, case-insensitively): the hierarchy, in the facet
+    panel, the applied filters and the admin's filter alike."""
+    lineages = condition_lineages().values()
+    ordered = sorted(lineages, key=lambda lineage: [c.name.casefold() for c in lineage])
+    return [
+        (lineage[-1].slug, CONDITION_PATH_SEPARATOR.join(c.name for c in lineage))
+        for lineage in ordered
+    ]
 
 
 def sponsor_rows():
@@ -165,8 +188,14 @@ class TrialFilterSet(SearchFilterSet):
             "pairs (a warning or caveat; an unrecorded CD16 dependence is not one)."
         ),
     )
-    condition = slug_filter(
-        Condition, field_name="conditions", label="Condition", help_text="Condition slug."
+    condition = MultipleChoiceFilter(
+        choices=condition_choices,
+        method="filter_condition",
+        label="Condition",
+        help_text=(
+            "Condition slug: trials filed under it or under any condition below it "
+            "(`lymphoma` finds the non-Hodgkin and Hodgkin lymphoma trials)."
+        ),
     )
     ordering = NullsLastOrderingFilter(fields=TRIAL_ORDERING, help_text=ORDERING_HELP)
 
@@ -181,7 +210,7 @@ class TrialFilterSet(SearchFilterSet):
         "phase": best_known.phase_rows,
         "status": best_known.status_rows,
         "sponsor": sponsor_rows,
-        "condition": ("conditions__slug",),
+        "condition": condition_rows,
     }
 
     class Meta:
@@ -224,6 +253,13 @@ class TrialFilterSet(SearchFilterSet):
                 condition |= Q(pk__in=rows.values("facet_result"))
             queryset = queryset.filter(condition)
         return queryset
+
+    def filter_condition(self, queryset, name, slugs):
+        """Trials filed under one of the conditions or under a condition below it."""
+        condition = Q(pk__in=[])
+        for rows in condition_rows(slugs):
+            condition |= Q(pk__in=rows.values("facet_result"))
+        return queryset.filter(condition)
 
     def filter_known(self, queryset, name, values):
         """Phase and status: the best-known value (trials.best_known) is one of `values`."""
@@ -284,8 +320,26 @@ class TrialFilterSet(SearchFilterSet):
 class ConditionFilterSet(SearchFilterSet):
     search_fields = ("name",)
 
+    parent = slug_filter(
+        Condition,
+        field_name="parent",
+        label="Parent",
+        help_text="Condition slug: the conditions directly below it.",
+    )
+    ancestor = slug_filter(
+        Condition,
+        method="filter_ancestor",
+        label="Below",
+        help_text="Condition slug: every condition below it, at any depth (not itself).",
+    )
     ordering = NullsLastOrderingFilter(fields=("name",), help_text=ORDERING_HELP)
 
     class Meta:
         model = Condition
-        fields = ["q", "ordering"]
+        fields = ["q", "parent", "ancestor", "ordering"]
+
+    def filter_ancestor(self, queryset, name, conditions):
+        if not conditions:
+            return queryset
+        above = {condition.pk for condition in conditions}
+        return queryset.filter(pk__in=subtree_ids(above) - above)

@@ -3,12 +3,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import CharField, F, Value
+from django.utils.functional import cached_property
 from simple_history.models import HistoricalRecords
 
 from agents.compatibility import WARNING_SEVERITIES, CompatibilityWarning, pair_warnings
 from agents.models import Agent, NKCellProduct
 from nkkb.core.links import filtered_list_url, record_url
-from nkkb.core.models import BoundedTextField, CuratedModel, choices_constraint
+from nkkb.core.models import (
+    BoundedTextField,
+    CuratedModel,
+    ReviewSection,
+    choices_constraint,
+    validate_reference_numbers,
+)
 from registry.models import NCT_ID_MESSAGE, NCT_ID_PATTERN, RegistryRecord, parse_nct_id
 
 from .choices import (
@@ -24,11 +31,107 @@ from .choices import (
 )
 
 
+class PlacementBasis(models.TextChoices):
+    """What a condition's place in the hierarchy rests on."""
+
+    REVIEW = "review", "The review states it"
+    CLASSIFICATION = "classification", "A standard classification (the review does not say)"
+
+
+def condition_lineages() -> dict[int, list["Condition"]]:
+    """{id: the conditions from its top-level group down to it} of every condition.
+
+    The whole tree in one query: it is a few dozen records, so following `parent` in Python
+    costs less than any query that follows it in the database.
+    """
+    by_pk = {condition.pk: condition for condition in Condition.objects.order_by()}
+    return {pk: _lineage(pk, by_pk) for pk in by_pk}
+
+
+def subtree_ids(ids) -> set[int]:
+    """The ids of the conditions `ids` names and of every condition below them."""
+    ids = set(ids)
+    if not ids:
+        return ids
+    return {pk for pk, lineage in condition_lineages().items() if {c.pk for c in lineage} & ids}
+
+
+def _lineage(pk: int, by_pk: dict[int, "Condition"]) -> list["Condition"]:
+    """The conditions from the top of `pk`'s branch down to it. A cycle of parents (which the
+    model refuses, but a raw update could make, and validate_kb reports) ends the walk where it
+    comes round, so the first condition then still has a parent."""
+    lineage = []
+    while pk in by_pk and by_pk[pk] not in lineage:
+        lineage.append(by_pk[pk])
+        pk = by_pk[pk].parent_id
+    return lineage[::-1]
+
+
 class Condition(models.Model):
-    """A disease or tumor setting that trials enroll, named as the review names it."""
+    """A disease or tumor setting that trials enroll, named as the review names it, and its
+    place in the hierarchy of conditions (groups are conditions too: "Lymphoma" holds
+    "Non-Hodgkin lymphoma", which holds the review's non-Hodgkin lymphoma settings).
+
+    Its place rests on the review where the review says so (a section and a verbatim quote), or
+    else on a standard classification, named as such; a condition no one has placed yet (one
+    added through the API without a parent, say) is a top-level condition without provenance.
+    """
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=200, unique=True)
+    # RESTRICT rather than PROTECT: a whole branch may be deleted together, a group alone not.
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.RESTRICT,
+        related_name="children",
+        blank=True,
+        null=True,
+        help_text="The group it belongs to; empty for a top-level group.",
+    )
+    placement_basis = models.CharField(
+        "place rests on",
+        max_length=16,
+        choices=PlacementBasis.choices,
+        blank=True,
+        null=True,
+        help_text="The review, or a standard classification where the review does not say.",
+    )
+    source_section = models.CharField(
+        "review section",
+        max_length=3,
+        choices=ReviewSection.choices,
+        blank=True,
+        default="",
+        help_text="Where the review says so (a placement the review states).",
+    )
+    source_references = models.JSONField(
+        "reference numbers",
+        default=list,
+        blank=True,
+        validators=[validate_reference_numbers],
+        help_text="The review's reference numbers that support its place, e.g. [95, 96].",
+    )
+    source_quote = models.CharField(
+        "supporting quote",
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="A short verbatim fragment of the cited section (a placement the review states).",
+    )
+    source_summary = BoundedTextField(
+        "supporting statement",
+        blank=True,
+        default="",
+        help_text="Why it belongs where it is, in the curator's own words.",
+    )
+    classification = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="The classification and its category that place it, where the review does "
+        "not: e.g. 'ICD-10 (WHO, 2019 edition): C84.0 Mycosis fungoides, a mature T/NK-cell "
+        "lymphoma (C84)'.",
+    )
     # Optimistic locking, as on every curated record: an edit based on an older version fails.
     version = IntegerVersionField(
         help_text="Changes on every save; an edit based on an older version is refused."
@@ -38,12 +141,98 @@ class Condition(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(parent=models.F("pk")),
+                name="condition_not_its_own_parent",
+                violation_error_message="A condition cannot be its own parent.",
+            ),
+            choices_constraint("placement_basis", PlacementBasis, model="condition", nullable=True),
+            models.CheckConstraint(
+                condition=models.Q(parent__isnull=True) | models.Q(placement_basis__isnull=False),
+                name="condition_placed_with_basis",
+                violation_error_message="A condition placed under another says what its place "
+                "rests on: the review or a classification.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    placement_basis__isnull=True,
+                    source_section="",
+                    source_quote="",
+                    source_summary="",
+                    classification="",
+                )
+                | (
+                    models.Q(placement_basis=PlacementBasis.REVIEW, classification="")
+                    & ~models.Q(source_section="")
+                    & ~models.Q(source_quote="")
+                    & ~models.Q(source_summary="")
+                )
+                | (
+                    models.Q(
+                        placement_basis=PlacementBasis.CLASSIFICATION,
+                        source_section="",
+                        source_quote="",
+                    )
+                    & ~models.Q(classification="")
+                    & ~models.Q(source_summary="")
+                ),
+                name="condition_provenance_matches_basis",
+                violation_error_message="Its place rests on the review (give the section, a "
+                "verbatim quote and a summary, no classification) or on a classification (name "
+                "it and give a summary, with no review section or quote).",
+            ),
+        ]
 
     def __str__(self):
         return self.name
 
     def get_absolute_url(self):
         return filtered_list_url("trials:trial_list", condition=self.slug)
+
+    def clean(self):
+        super().clean()
+        if self.placement_basis == PlacementBasis.CLASSIFICATION and self.source_references:
+            raise ValidationError(
+                {
+                    "source_references": "A place given by a classification cites no reference of "
+                    "the review."
+                }
+            )
+        # A new condition has nothing below it, so only a saved one can be put under itself.
+        if self.parent_id is not None and self.pk is not None:
+            above_parent = condition_lineages().get(self.parent_id, [])
+            if any(condition.pk == self.pk for condition in above_parent):
+                raise ValidationError(
+                    {
+                        "parent": f"{self.parent} is this condition or lies below it: a "
+                        "condition cannot be placed under itself."
+                    }
+                )
+
+    @cached_property
+    def ancestors(self) -> list["Condition"]:
+        """The groups it lies in, from the top-level one down (reading the whole tree)."""
+        return condition_lineages().get(self.pk, [self])[:-1]
+
+
+def condition_rows(slugs=None) -> list[models.QuerySet]:
+    """(facet_value: condition slug, facet_result: trial id) rows of every trial, for the
+    conditions `slugs` or all: a trial has each condition it is filed under and every group
+    above them, so that a group's filter and count take in its whole subtree
+    (`condition=lymphoma` finds the mycosis fungoides trials).
+
+    The one definition of "the trials of a condition": the filter and the facet read it. One
+    queryset per level of the tree, each from the link table up the `parent` chain.
+    """
+    depth = max(map(len, condition_lineages().values()), default=0)
+    links = Trial.conditions.through.objects.order_by()
+    rows = []
+    for level in range(depth):
+        slug = "condition__" + "parent__" * level + "slug"
+        chosen = {f"{slug}__isnull": False} if slugs is None else {f"{slug}__in": slugs}
+        rows.append(links.filter(**chosen).values(facet_value=F(slug), facet_result=F("trial_id")))
+    return rows
 
 
 def therapy_class_rows(therapy_class: str | None = None) -> list[models.QuerySet]:

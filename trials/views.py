@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from agents.choices import AgentClass
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.charts import stacked_bars
-from nkkb.core.facets import count_facets, facet_counts
+from nkkb.core.facets import count_facets
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.links import filtered_list_url
 from nkkb.core.problems import ProblemsError
@@ -40,6 +40,7 @@ class TrialListView(FilteredTableView):
     table_class = TrialTable
     template_name = "trials/trial_list.html"
     title = "Trials"
+    search_placeholder = "NCT number, title, agent, target, condition"
 
     def export_rows(self):
         """The columns the API's CSV has too (trials.exports), from the same representation."""
@@ -50,7 +51,6 @@ class TrialListView(FilteredTableView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["facets"] = facet_panel(context["filter"])
         words = self.request.GET.get("q", "").split()
         if words and not context["table"].paginator.count and not context["filter"].errors:
             context["suggestions"] = [
@@ -70,39 +70,6 @@ def _with_query(query, q: str) -> str:
     changed["q"] = q
     changed.pop("page", None)
     return f"?{changed.urlencode()}"
-
-
-def facet_panel(filterset) -> list[dict]:
-    """Each facet filter with its options, their counts and whether they are selected."""
-    counts = facet_counts(filterset)
-    panel = []
-    for name, option_counts in counts.items():
-        field = filterset.form.fields[name]
-        selected = set(filterset.data.getlist(name))
-        options = [
-            {
-                "value": value,
-                "label": label,
-                "count": option_counts.get(value, 0),
-                "selected": value in selected,
-            }
-            for value, label in facet_choices(field)
-        ]
-        panel.append(
-            {
-                "name": name,
-                "label": field.label,
-                "options": [o for o in options if o["count"] or o["selected"]],
-            }
-        )
-    return panel
-
-
-def facet_choices(field):
-    if hasattr(field, "queryset"):
-        records = sorted(field.queryset, key=lambda record: str(record).casefold())
-        return [(record.slug, str(record)) for record in records]
-    return [(value, label) for value, label in field.choices if value != ""]
 
 
 class TrialDetailView(RecordDetailView):

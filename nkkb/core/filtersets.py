@@ -8,7 +8,7 @@ from operator import and_, or_
 import django_filters
 from django import forms
 from django.contrib.admin.utils import lookup_spawns_duplicates
-from django.db.models import F, Q
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 
@@ -54,14 +54,32 @@ class StrictBooleanField(forms.NullBooleanField):
 RECORDED_BOOLEAN_CHOICES = [("true", "Yes"), ("false", "No"), ("unknown", "Not recorded")]
 
 
-def recorded_boolean_condition(field: str, values) -> Q:
-    """Records whose nullable boolean `field` is one of `values` (true, false, unknown)."""
-    conditions = {
+def _recorded_boolean_conditions(field: str) -> dict[str, Q]:
+    return {
         "true": Q(**{field: True}),
         "false": Q(**{field: False}),
         "unknown": Q(**{f"{field}__isnull": True}),
     }
+
+
+def recorded_boolean_condition(field: str, values) -> Q:
+    """Records whose nullable boolean `field` is one of `values` (true, false, unknown)."""
+    conditions = _recorded_boolean_conditions(field)
     return reduce(or_, (conditions[value] for value in dict.fromkeys(values)))
+
+
+def recorded_boolean_rows(model, field: str) -> list[QuerySet]:
+    """(facet_value: true, false or unknown, facet_result: id) rows of every record of `model`:
+    the facet of a filter on nullable boolean `field`, each value given by the condition its
+    filter applies (recorded_boolean_condition), so that a count is what its option lists."""
+    value = Case(
+        *(
+            When(condition, then=Value(value))
+            for value, condition in _recorded_boolean_conditions(field).items()
+        ),
+        output_field=CharField(),
+    )
+    return [model._default_manager.order_by().values(facet_value=value, facet_result=F("pk"))]
 
 
 class SearchFilterSet(django_filters.FilterSet):

@@ -7,6 +7,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
+from .facets import facet_counts
 from .filtersets import BOOLEAN_VALUES, filter_parameters
 from .spreadsheet import export_filename, spreadsheet_csv
 from .tables import COLUMNS_PARAMETER, MAX_EXPORT_ROWS
@@ -71,8 +72,45 @@ def _value_labels(field, definition, values) -> dict[str, str]:
     return {}
 
 
+def facet_panel(filterset) -> list[dict]:
+    """Each filter of the FilterSet's `facet_paths` with its options: their labels, counts, and
+    whether they are selected. An option no result has is left out unless selected."""
+    counts = facet_counts(filterset)
+    panel = []
+    for name, option_counts in counts.items():
+        field = filterset.form.fields[name]
+        selected = set(filterset.data.getlist(name))
+        options = [
+            {
+                "value": value,
+                "label": label,
+                "count": option_counts.get(value, 0),
+                "selected": value in selected,
+            }
+            for value, label in facet_choices(field)
+        ]
+        panel.append(
+            {
+                "name": name,
+                "label": field.label,
+                "options": [o for o in options if o["count"] or o["selected"]],
+            }
+        )
+    return panel
+
+
+def facet_choices(field) -> list[tuple[str, str]]:
+    """(value, label) of each option of a facet's form field: records by name, case-insensitively
+    ("common gamma chain" among the Cs); a vocabulary in its own order."""
+    if hasattr(field, "queryset"):
+        records = sorted(field.queryset, key=lambda record: str(record).casefold())
+        return [(record.slug, str(record)) for record in records]
+    return [(value, label) for value, label in field.choices if value != ""]
+
+
 class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
-    """A list page: its model's FilterSet narrows it, a table sorts and pages it, CSV exports it.
+    """A list page: its model's FilterSet narrows it (its facets with counts), a table sorts and
+    pages it, CSV exports it.
 
     An invalid filter value leaves the list empty and the form says what was wrong.
     """
@@ -81,6 +119,8 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
     export_formats = ("csv",)
     export_trigger_param = "export"
     title = ""
+    # What the search box searches, in a reader's words.
+    search_placeholder = ""
 
     @classmethod
     def query_parameters(cls):
@@ -138,6 +178,8 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
         context["export_query"] = query.urlencode()
         context["max_export_rows"] = MAX_EXPORT_ROWS
         context["applied_filters"] = applied_filters(context["filter"])
+        context["facets"] = facet_panel(context["filter"])
+        context["search_placeholder"] = self.search_placeholder
         table_class = self.get_table_class()
         context["column_choices"] = table_class.column_choices(self.asked_columns())
         # What the column chooser's form must carry over: every other parameter but the page.

@@ -3,6 +3,9 @@
 from collections import Counter
 
 from django.db import transaction
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent, build_basic_type
+from drf_spectacular.types import OpenApiTypes
 from rest_flex_fields.serializers import FlexFieldsSerializerMixin
 from rest_framework import serializers
 
@@ -20,33 +23,108 @@ from nkkb.core.api.serializers import (
     RecordURLField,
     VersionField,
 )
+from nkkb.core.models import ReviewSection
 from registry.api.serializers import RegistryRecordSerializer
 
 from ..choices import DiscrepancyKind, TherapyClass
 from ..discrepancies import trial_discrepancies
-from ..models import Caveat, Condition, Result, Trial, TrialAgent
+from ..models import Caveat, Condition, PlacementBasis, Result, Trial, TrialAgent
 from ..services.trial_agents import trial_agents_replace
 
 
+class ConditionSlugField(serializers.SlugRelatedField):
+    """A condition written as its slug."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Condition.objects.all())
+        super().__init__(slug_field="slug", **kwargs)
+
+
+class ConditionSlugFieldSchema(OpenApiSerializerFieldExtension):
+    """Every field that takes condition slugs (a trial's conditions, a condition's parent) takes
+    one enum of them, ConditionSlugEnum: named per field, as slugs otherwise are, the same set
+    would carry two names."""
+
+    target_class = ConditionSlugField
+    match_subclasses = True
+    priority = 1
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction != "request":
+            return auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        slugs = Condition.objects.order_by("slug").values_list("slug", flat=True)
+        component = ResolvedComponent(
+            name="ConditionSlugEnum",
+            type=ResolvedComponent.SCHEMA,
+            object="ConditionSlugEnum",
+            schema={**build_basic_type(OpenApiTypes.STR), "enum": list(slugs)},
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
+
+
+class ConditionProvenanceSerializer(serializers.Serializer):
+    """What a condition's place in the hierarchy rests on: the review (its section, references
+    and a verbatim quote), or a standard classification where the review does not say (named,
+    with no review section or quote). All empty for a condition no one has placed yet."""
+
+    basis = serializers.ChoiceField(
+        choices=PlacementBasis.choices, source="placement_basis", allow_null=True, required=False
+    )
+    section = serializers.ChoiceField(
+        choices=ReviewSection.choices, source="source_section", allow_blank=True, required=False
+    )
+    references = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), source="source_references", required=False
+    )
+    quote = serializers.CharField(
+        source="source_quote",
+        allow_blank=True,
+        required=False,
+        max_length=Condition._meta.get_field("source_quote").max_length,
+    )
+    summary = serializers.CharField(source="source_summary", allow_blank=True, required=False)
+    classification = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        max_length=Condition._meta.get_field("classification").max_length,
+        help_text="The classification and its category that place it, where the review does not.",
+    )
+
+
 class ConditionSerializer(ModelCleanSerializer):
-    """A condition, how many trials enroll it and where to list them."""
+    """A condition, its place in the hierarchy, how many trials enroll it (or a condition below
+    it) and where to list them."""
 
     url = RecordURLField(view_name="api:condition-detail", lookup_field="slug")
     html_url = HTMLURLField()
-    trial_count = FacetCountField(help_text="Trials that enroll it.")
+    parent = ConditionSlugField(
+        allow_null=True,
+        required=False,
+        help_text="The slug of the group it belongs to; null at the top of the hierarchy.",
+    )
+    provenance = ConditionProvenanceSerializer(source="*", required=False)
+    trial_count = FacetCountField(help_text="Trials filed under it or under a condition below it.")
     trials_url = FilteredListURLField("api:trial-list", "condition")
     version = VersionField()
 
     class Meta:
         model = Condition
-        fields = ["url", "html_url", "slug", "name", "trial_count", "trials_url", "version"]
+        fields = [
+            "url",
+            "html_url",
+            "slug",
+            "name",
+            "parent",
+            "provenance",
+            "trial_count",
+            "trials_url",
+            "version",
+        ]
 
 
-class ConditionNameField(serializers.SlugRelatedField):
+class ConditionNameField(ConditionSlugField):
     """A condition written as its slug and read as its name."""
-
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="slug", **kwargs)
 
     def to_representation(self, condition):
         return condition.name

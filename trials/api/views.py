@@ -59,8 +59,9 @@ class TrialViewSet(SparseFieldsMixin, CuratedViewSetMixin, ModelViewSet):
 
 
 class ConditionViewSet(CuratedViewSetMixin, ModelViewSet):
-    """Diseases and tumor settings that trials enroll, by slug."""
+    """Diseases and tumor settings that trials enroll, by slug, each with its place in the
+    hierarchy of conditions (`parent`)."""
 
-    queryset = Condition.objects.all()
+    queryset = Condition.objects.select_related("parent")
     serializer_class = ConditionSerializer
     filterset_class = ConditionFilterSet

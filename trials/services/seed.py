@@ -24,6 +24,12 @@ PROVENANCE_FIELDS = {
     "quote": "source_quote",
     "summary": "source_summary",
 }
+# A condition's provenance is that of its place in the hierarchy, which a classification may give.
+CONDITION_PROVENANCE_FIELDS = {
+    "basis": "placement_basis",
+    **PROVENANCE_FIELDS,
+    "classification": "classification",
+}
 PHASE_BY_LABEL = {label: value for value, label in Phase.choices}
 
 
@@ -60,6 +66,7 @@ class _SeedLoader:
         self._load_named(Target, "targets.yaml", relations={})
         self._load_named(Agent, "agents.yaml", relations={"targets": Target})
         self._load_named(NKCellProduct, "nk_products.yaml", relations={"targets": Target})
+        self._load_conditions()
         for location, entry in self._entries("trials.yaml"):
             self._load_trial(location, entry)
         snapshot = self.directory / "registry" / "snapshot.json"
@@ -101,6 +108,45 @@ class _SeedLoader:
                 yield location, entry
             else:
                 self.problems.append(f"{location}: must be a mapping of fields.")
+
+    def _load_conditions(self):
+        """The condition hierarchy (conditions.yaml), each group before the conditions under
+        it, whatever their order in the file; a parent that no entry names, or parents that
+        form a cycle, are problems."""
+        entries = [(location, dict(entry)) for location, entry in self._entries("conditions.yaml")]
+        parents = {
+            entry["slug"]: entry.get("parent")
+            for _, entry in entries
+            if isinstance(entry.get("slug"), str)
+        }
+        loaded: dict[str, Condition] = {}
+        waiting = []
+        for location, entry in entries:
+            parent = entry.pop("parent", None)
+            if parent is not None and not isinstance(parent, str):
+                self.problems.append(f"{location}: parent must be a condition slug or null.")
+            else:
+                waiting.append((location, entry, parent))
+        while ready := [item for item in waiting if item[2] is None or item[2] in loaded]:
+            waiting = [item for item in waiting if item not in ready]
+            for location, entry, parent in ready:
+                fields = {**entry, "parent": loaded.get(parent)}
+                condition = self._save(Condition, location, fields, CONDITION_PROVENANCE_FIELDS)
+                if condition is not None:
+                    loaded[condition.slug] = condition
+        for location, entry, parent in waiting:
+            cycle = _cycle_through(entry.get("slug"), parents)
+            if parent not in parents:
+                self.problems.append(
+                    f"{location}: parent {parent!r} is not a condition of conditions.yaml."
+                )
+            elif cycle:
+                self.problems.append(
+                    f"{location}: its parents lead round a cycle ({' is under '.join(cycle)}): "
+                    "a condition cannot lie below itself."
+                )
+            else:
+                self.problems.append(f"{location}: its parent {parent!r} was not loaded.")
 
     def _load_named(self, model, filename: str, *, relations: dict[str, type[models.Model]]):
         for location, entry in self._entries(filename):
@@ -158,17 +204,17 @@ class _SeedLoader:
                 caveat["agent"] = agents[0]
             self._save(Caveat, caveat_location, {"trial": trial, **caveat})
 
-    def _save(self, model, location: str, entry: dict):
+    def _save(self, model, location: str, entry: dict, provenance_fields=PROVENANCE_FIELDS):
         """Validate like a form would, then save; report any problem at `location`."""
         fields = dict(entry)
         provenance = fields.pop("provenance", None)
         if provenance is not None:
-            if not isinstance(provenance, dict) or set(provenance) - set(PROVENANCE_FIELDS):
+            if not isinstance(provenance, dict) or set(provenance) - set(provenance_fields):
                 self.problems.append(
-                    f"{location}: provenance takes only {', '.join(PROVENANCE_FIELDS)}."
+                    f"{location}: provenance takes only {', '.join(provenance_fields)}."
                 )
                 return None
-            fields.update({PROVENANCE_FIELDS[key]: value for key, value in provenance.items()})
+            fields.update({provenance_fields[key]: value for key, value in provenance.items()})
         known = {field.name for field in model._meta.concrete_fields}
         unknown = sorted(set(fields) - known)
         if unknown:
@@ -205,9 +251,13 @@ class _SeedLoader:
             return []
         conditions = []
         for name in names:
-            condition, _ = Condition.objects.get_or_create(
-                slug=slugify(name), defaults={"name": name}
-            )
+            condition = Condition.objects.filter(slug=slugify(name)).first()
+            if condition is None:
+                self.problems.append(
+                    f"{location}: condition {name!r} is not in conditions.yaml: give it its "
+                    "place in the hierarchy there."
+                )
+                continue
             if condition.name != name:
                 self.problems.append(
                     f"{location}: condition {name!r} differs from {condition.name!r} "
@@ -215,3 +265,13 @@ class _SeedLoader:
                 )
             conditions.append(condition)
         return conditions
+
+
+def _cycle_through(slug, parents: dict) -> list[str]:
+    """The slugs of the cycle of `parents` ({slug: parent slug}) that `slug` lies in or below,
+    from where it closes; none where following parents reaches the top."""
+    seen = []
+    while slug in parents and slug not in seen:
+        seen.append(slug)
+        slug = parents[slug]
+    return [*seen[seen.index(slug) :], slug] if slug in seen else []

@@ -16,7 +16,15 @@ from nkkb.core.review import normalise_whitespace
 from registry.models import RegistryRecord, StudyCandidate
 
 from ..choices import ROLES_WITHOUT_THERAPY_CLASS, CaveatSubject, ResultMetric
-from ..models import Caveat, Condition, Result, Trial, TrialAgent
+from ..models import (
+    Caveat,
+    Condition,
+    PlacementBasis,
+    Result,
+    Trial,
+    TrialAgent,
+    condition_lineages,
+)
 from .candidates import REVIEW_PROVENANCE_FIELDS, registry_trial_ids
 
 
@@ -105,8 +113,8 @@ def kb_validate(*, review=None) -> list[KBProblem]:
 
     for trial in Trial.objects.filter(agents__isnull=True, nk_products__isnull=True):
         report(trial, "agents", "The trial is linked to no agent and no NK cell product.")
-    for condition in Condition.objects.filter(trials__isnull=True):
-        report(condition, "trials", "No trial enrolls this condition.")
+    for condition, message in _condition_tree_problems():
+        report(condition, *message)
     for target in Target.objects.filter(
         kind=TargetKind.TUMOR_ANTIGEN, agents__isnull=True, nk_products__isnull=True
     ):
@@ -140,7 +148,27 @@ def kb_validate(*, review=None) -> list[KBProblem]:
     return sorted(problems.values(), key=lambda p: (p.severity != ERROR, p.model, p.key, p.field))
 
 
+def _condition_tree_problems():
+    """(condition, (field, message)) of each condition in a cycle of parents (or below one),
+    which no top-level condition is above, and of each condition no trial is filed under,
+    itself or below it."""
+    lineages = condition_lineages()
+    enrolled = set(Trial.conditions.through.objects.values_list("condition_id", flat=True))
+    with_trials = {c.pk for pk in enrolled for c in lineages.get(pk, [])}
+    groups = {lineage[-1].parent_id for lineage in lineages.values()}
+    for lineage in lineages.values():
+        condition, top = lineage[-1], lineage[0]
+        if top.parent_id is not None:
+            closing = lineages[top.parent_id][-1]
+            cycle = " is under ".join(c.slug for c in [*lineage[::-1], closing])
+            yield condition, ("parent", f"Its parents lead round a cycle ({cycle}).")
+        if condition.pk not in with_trials:
+            below = " or any condition below it" if condition.pk in groups else ""
+            yield condition, ("trials", f"No trial enrolls this condition{below}.")
+
+
 def _cited_records(*, exclude_trials: set[int]):
+    yield from Condition.objects.filter(placement_basis=PlacementBasis.REVIEW)
     yield from Target.objects.all()
     yield from Agent.objects.all()
     yield from NKCellProduct.objects.all()

@@ -3,7 +3,7 @@
 from concurrency.exceptions import RecordModifiedError
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from rest_framework import exceptions, status, views
 from rest_framework.settings import api_settings
 
@@ -42,8 +42,12 @@ def exception_handler(exc, context):
         )
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(api_errors(exc))
-    elif isinstance(exc, ProtectedError):
-        referrers = sorted(str(obj) for obj in exc.protected_objects)
+    elif isinstance(exc, ProtectedError | RestrictedError):
+        # PROTECT and RESTRICT (a condition group with conditions below it) alike.
+        referring = (
+            exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+        )
+        referrers = sorted(str(obj) for obj in referring)
         exc = Conflict(
             f"It cannot be deleted while these records refer to it: {'; '.join(referrers)}."
         )
