@@ -43,6 +43,9 @@ def pair_warnings(agent: Agent, product: NKCellProduct) -> list[CompatibilityWar
 
     When the agent's CD16 dependence is not recorded, and it would change the answer, the
     outcome says so (code `cd16-unrecorded`) rather than reading as no warning.
+
+    Reads their fields only, so a plain row with the same attributes (the API's read path,
+    trials/api/reading.py) is judged as its model instance is.
     """
     if agent.acts_through_cd16 is None and agent.agent_class in CD16_CAPABLE_CLASSES:
         if not _cd16_warnings(agent, product):
@@ -56,7 +59,7 @@ def pair_warnings(agent: Agent, product: NKCellProduct) -> list[CompatibilityWar
                 message=(
                     f"NKKB does not record whether {agent.name} "
                     f"acts through CD16, which decides whether {product.name} "
-                    f"({product.get_cd16_status_display().lower()} CD16) suits it."
+                    f"({CD16Status(product.cd16_status).label.lower()} CD16) suits it."
                 ),
                 section="8",
                 references=(180,),

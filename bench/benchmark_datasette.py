@@ -44,9 +44,12 @@ from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# NKKB's therapy-class rule (trials.models.therapy_class_rows): an agent expressed by the cells
+# of an NK cell product gives the trial no class of its own.
 ENGAGER_TRIALS = (
     "id in (select ta.trial_id from trials_trialagent ta join agents_agent a "
-    "on a.id = ta.agent_id where a.agent_class = 'engager')"
+    "on a.id = ta.agent_id where a.agent_class = 'engager' "
+    "and ta.role not in ('expressed-by-product'))"
 )
 SEARCH_TERM = "haploidentical"
 # Datasette searches the titles through NKKB's own full-text index (trials/search.py), as NKKB

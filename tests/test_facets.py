@@ -15,6 +15,8 @@ SELECTIONS = [
     "target=cd16&nk_product=cord-blood-nk",
     "q=leukemia&cd16_status=high-affinity-non-cleavable",
     "agent=no-such-agent",
+    "therapy_class=cytokine&start_year_min=2015",
+    "enrollment_max=40&has_registry_record=true",
 ]
 
 

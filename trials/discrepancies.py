@@ -77,14 +77,23 @@ def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
 
 
 def trial_discrepancies(trial: Trial, record: RegistryRecord | None) -> list[Discrepancy]:
-    """Where `record` (the registry's) and `trial` (the curators') differ, field by field."""
+    """Where `record` (the registry's) and `trial` (the curators') differ, field by field
+    (reads the trial's prefetched agents and NK cell products)."""
+    return discrepancies_of(trial, record, trial.trial_agents.all(), trial.nk_products.all())
+
+
+def discrepancies_of(trial, record, agent_links, nk_products) -> list[Discrepancy]:
+    """Where `record` and `trial` differ, for a trial with these agent links (each with its
+    `agent`) and NK cell products: model instances, or plain rows with their fields (the API's
+    read path, trials/api/reading.py)."""
     if record is None:
         return []
+    linked = [link.agent for link in agent_links] + list(nk_products)
     found = [
         *_phase(trial, record),
         *_status(trial, record),
         *_enrollment(trial, record),
-        *_interventions(trial, record),
+        *_interventions(linked, record),
         *_updated(trial, record),
     ]
     return [Discrepancy(trial.nct_id, *discrepancy) for discrepancy in found]
@@ -163,8 +172,7 @@ def _enrollment(trial: Trial, record: RegistryRecord):
     )
 
 
-def _interventions(trial: Trial, record: RegistryRecord):
-    linked = [link.agent for link in trial.trial_agents.all()] + list(trial.nk_products.all())
+def _interventions(linked: list, record: RegistryRecord):
     index = {key for item in linked for name in names_of(item) for key in name_keys(name)}
     for intervention in record.interventions or ():
         for name in unlinked_names(intervention, index):

@@ -7,6 +7,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.core.facets import IndexedSelectionMixin
 from nkkb.core.filtersets import (
     IntegerRangeFilter,
     MultipleChoiceFilter,
@@ -26,6 +27,7 @@ from .models import (
     TrialAgent,
     condition_lineages,
     condition_rows,
+    subtree_ids,
     therapy_class_rows,
     trial_ids_with_warnings,
 )
@@ -75,7 +77,7 @@ def sponsor_rows():
 TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
 
 
-class TrialFilterSet(SearchFilterSet):
+class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
     """Filters for trials: one definition for the trial list page and the API."""
 
     search_description = (
@@ -212,6 +214,30 @@ class TrialFilterSet(SearchFilterSet):
         "sponsor": sponsor_rows,
         "condition": condition_rows,
     }
+
+    @classmethod
+    def touched_results(cls, changes) -> set[int]:
+        """The trials whose facet options the writes in `changes` may have changed: trials
+        saved, deleted or relinked, and the trials of the agents, NK cell products, targets,
+        conditions and registry records written (their options come through them)."""
+        agent_links = TrialAgent.objects
+        product_links = Trial.nk_products.through.objects
+        condition_links = Trial.conditions.through.objects
+        targets = changes.values(Target)
+        related = [
+            (agent_links, "trial_id", "agent__in", changes.values(Agent)),
+            (agent_links, "trial_id", "agent__targets__in", targets),
+            (product_links, "trial_id", "nkcellproduct__in", changes.values(NKCellProduct)),
+            (product_links, "trial_id", "nkcellproduct__targets__in", targets),
+            # A condition moved in the tree moves the trials of every condition below it.
+            (condition_links, "trial_id", "condition__in", subtree_ids(changes.values(Condition))),
+            (Trial.objects, "pk", "nct_id__in", changes.values(RegistryRecord, "nct_id")),
+        ]
+        touched = changes.values(Trial) | changes.values(TrialAgent, "trial_id")
+        for links, result, lookup, written in related:
+            if written:
+                touched.update(links.filter(**{lookup: written}).values_list(result, flat=True))
+        return touched
 
     class Meta:
         model = Trial

@@ -410,12 +410,7 @@ class Trial(CuratedModel):
 
         Reads through `.all()` so that a prefetched trial costs no further query.
         """
-        classes = {
-            link.agent.agent_class for link in self.trial_agents.all() if link.gives_therapy_class
-        }
-        if self.nk_products.all():
-            classes.add(TherapyClass.NK_CELL_PRODUCT)
-        return [value for value in TherapyClass.values if value in classes]
+        return therapy_classes_of(self.trial_agents.all(), self.nk_products.all())
 
     @property
     def caveats_by_subject(self) -> dict[str, list["Caveat"]]:
@@ -434,17 +429,43 @@ class Trial(CuratedModel):
     def compatibility_warnings(self) -> list[CompatibilityWarning]:
         """What the compatibility rules warn about each of its agent x NK cell product pairs
         (reads prefetched relations)."""
-        return [
-            warning
-            for link in self.trial_agents.all()
-            for product in self.nk_products.all()
-            for warning in pair_warnings(link.agent, product)
-        ]
+        return compatibility_warnings_of(self.trial_agents.all(), self.nk_products.all())
 
     @property
     def warning_count(self) -> int:
         """Its warnings and caveats proper (not an unrecorded CD16 dependence)."""
         return sum(w.severity in WARNING_SEVERITIES for w in self.compatibility_warnings)
+
+
+def gives_therapy_class(role: str) -> bool:
+    """Whether an agent linked in `role` makes the trial one of its agent's class (not, e.g.,
+    an IL-15 that the NK cells express): the rule therapy_class_rows applies in the database."""
+    return role not in ROLES_WITHOUT_THERAPY_CLASS
+
+
+def therapy_classes_of(agent_links, nk_products) -> list[str]:
+    """The therapy classes of a trial with these agent links (each with its `role` and its
+    `agent.agent_class`) and NK cell products, in TherapyClass order.
+
+    The rule of `therapy_class_rows` applied to records in hand: a trial's prefetched relations
+    (`Trial.therapy_classes`) or the plain rows the API reads (trials/api/reading.py).
+    """
+    classes = {link.agent.agent_class for link in agent_links if gives_therapy_class(link.role)}
+    if nk_products:
+        classes.add(TherapyClass.NK_CELL_PRODUCT)
+    return [value for value in TherapyClass.values if value in classes]
+
+
+def compatibility_warnings_of(agent_links, nk_products) -> list[CompatibilityWarning]:
+    """What the compatibility rules warn about each agent x NK cell product pair of a trial
+    with these agent links (each with its `agent`) and products, model instances or plain rows
+    alike."""
+    return [
+        warning
+        for link in agent_links
+        for product in nk_products
+        for warning in pair_warnings(link.agent, product)
+    ]
 
 
 def trial_ids_with_warnings() -> set[int]:
@@ -517,9 +538,8 @@ class TrialAgent(models.Model):
 
     @property
     def gives_therapy_class(self) -> bool:
-        """Whether the link makes the trial one of its agent's class (not, e.g., an IL-15 that
-        the NK cells express): the rule therapy_class_rows applies in the database."""
-        return self.role not in ROLES_WITHOUT_THERAPY_CLASS
+        """Whether the link makes the trial one of its agent's class (gives_therapy_class)."""
+        return gives_therapy_class(self.role)
 
 
 class Result(CuratedModel):

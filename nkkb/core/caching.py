@@ -10,21 +10,22 @@ handler to forget and no shared cache to set up. Reading it costs one query of i
 
 import functools
 import hashlib
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from django.apps import apps
 from django.core.cache import caches
 from django.db import DatabaseError, connection
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date
 from rest_framework.settings import api_settings
 
-from .knowledge_base import knowledge_base_models
+from .changes import timestamp_column, versioned_models
 
-# Fields that say when a row was written: a history table's, else a curated table's.
-TIMESTAMP_FIELDS = ("history_date", "last_updated")
 RESPONSE_CACHE = "responses"
 # Larger bodies (a whole selection as CSV) would crowd everything else out of the cache.
 MAX_CACHED_BODY = 256 * 1024
@@ -37,15 +38,10 @@ VARY_HEADERS = ("Accept", "Authorization", "Cookie")
 @functools.cache
 def _versioned_tables() -> list[tuple[str, str, str]]:
     """(table, primary key column, timestamp column) of every table a write adds a row to."""
-    tables = []
-    app_labels = sorted({model._meta.app_label for model in knowledge_base_models()})
-    for app_label in app_labels:
-        for model in apps.get_app_config(app_label).get_models():
-            fields = {field.name: field for field in model._meta.concrete_fields}
-            timestamp = next((fields[name] for name in TIMESTAMP_FIELDS if name in fields), None)
-            if timestamp is not None:
-                tables.append((model._meta.db_table, model._meta.pk.column, timestamp.column))
-    return sorted(tables)
+    return [
+        (model._meta.db_table, model._meta.pk.column, timestamp_column(model))
+        for model in versioned_models()
+    ]
 
 
 def _as_utc(value) -> datetime | None:
@@ -56,8 +52,59 @@ def _as_utc(value) -> datetime | None:
     return value
 
 
+class _RequestVersion:
+    """The data version as a request first read it, until the request writes."""
+
+    def __init__(self):
+        self.version: tuple[str, datetime | None] | None = None
+        self.written = False
+
+
+_request_version: ContextVar[_RequestVersion | None] = ContextVar(
+    "request_data_version", default=None
+)
+
+
+@contextmanager
+def data_version_per_request():
+    """Within the block (a request: DataVersionCacheMiddleware), data_version() reads the
+    database once, so the ETag and the facet counts of one request cost one query and agree.
+    After a write in the block, every read is fresh again: the write may change the version
+    (once committed, or at once within its transaction) and may be rolled back."""
+    token = _request_version.set(_RequestVersion())
+    try:
+        yield
+    finally:
+        _request_version.reset(token)
+
+
+@receiver(post_save)
+def _request_wrote(**kwargs):
+    # Every write to the knowledge base saves a history row (simple_history: saves, deletes and
+    # many-to-many changes alike), so post_save sees them all; a post_delete receiver for every
+    # model would also turn off Django's fast deletes. (Bulk inserts and raw SQL send no signal:
+    # they are the synthetic generator's and the rate limit's, and neither writes the knowledge
+    # base within a request.)
+    memo = _request_version.get()
+    if memo is not None:
+        memo.written = True
+
+
 def data_version() -> tuple[str, datetime | None]:
     """A token that changes with every write to the knowledge base, and the time of the last.
+
+    Read once per request (data_version_per_request) until the request writes.
+    """
+    memo = _request_version.get()
+    if memo is None or memo.written:
+        return _read_data_version()
+    if memo.version is None:
+        memo.version = _read_data_version()
+    return memo.version
+
+
+def _read_data_version() -> tuple[str, datetime | None]:
+    """The data version, from the newest row of each versioned table.
 
     The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses
     ids; with its timestamp it cannot.
@@ -109,6 +156,10 @@ class DataVersionCacheMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        with data_version_per_request():
+            return self._respond(request)
+
+    def _respond(self, request):
         if request.method not in ("GET", "HEAD") or request.path.startswith(UNCACHED_PATH_PREFIXES):
             return self.get_response(request)
         try:

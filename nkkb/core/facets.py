@@ -10,20 +10,25 @@ an option's count is the size of its ids' intersection with the selection's: muc
 grouping the selection's link rows in SQL (BENCHMARKS.md, "Facet counts").
 """
 
+import functools
 import hashlib
 import threading
 from array import array
 from dataclasses import dataclass
+from functools import reduce
+from operator import and_, or_
 
 import django_filters
 from django.core.cache import caches
-from django.db.models import F, Model, QuerySet
+from django.db.models import F, Max, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import QueryDict
 from django.utils.http import urlencode
 from pyroaring import BitMap64
 
 from .caching import data_version
+from .changes import Changes, Position, current_position
+from .filtersets import filter_parameters
 from .links import filtered_list_url
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
@@ -40,11 +45,7 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
     result once per value whichever path it came by. Where a value is derived rather than
     stored, a function giving (facet_value, facet_result) row querysets replaces the lookups.
     """
-    active = {
-        name: filterset.data.getlist(name)
-        for name, definition in filterset.filters.items()
-        if name in filterset.data and not isinstance(definition, django_filters.OrderingFilter)
-    }
+    active = active_filters(filterset)
     names = list(filterset.facet_paths)
     requests = [
         (
@@ -58,6 +59,29 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
         for name in names
     ]
     return dict(zip(names, count_facets(type(filterset), requests), strict=True))
+
+
+def active_filters(filterset) -> dict[str, list[str]]:
+    """{query parameter: values} of the filters `filterset` applies (its ordering aside), by
+    parameter: a range filter reads two (`enrollment_min`, `enrollment_max`)."""
+    orderings = {
+        name
+        for name, definition in filterset.filters.items()
+        if isinstance(definition, django_filters.OrderingFilter)
+    }
+    return {
+        parameter: _values(filterset.data, parameter)
+        for parameter in filter_parameters(type(filterset))
+        if parameter in filterset.data and parameter not in orderings
+    }
+
+
+def _values(data, parameter: str) -> list[str]:
+    """A parameter's values from a request's QueryDict, or a plain dict a script passed."""
+    if hasattr(data, "getlist"):
+        return data.getlist(parameter)
+    value = data[parameter]
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def facet_count(filterset_class, name: str, filters: dict[str, list[str]]) -> dict[str, int]:
@@ -78,7 +102,7 @@ def count_facets(filterset_class, requests: list[tuple[str, dict[str, list[str]]
             missing.setdefault(_query_string(filters), {})[key] = (name, filters)
     for group in missing.values():
         filters = next(iter(group.values()))[1]
-        selection = _selection(filterset_class, filters)
+        selection = _selection(filterset_class, filters, version)
         counts = {
             key: _count(facet_index(filterset_class, name, version), selection)
             for key, (name, _) in group.items()
@@ -97,7 +121,7 @@ def _cache_key(filterset_class, name: str, filters: dict[str, list[str]], versio
     return ":".join((filterset_class.__qualname__, name, version, digest))
 
 
-def _selection(filterset_class, filters: dict[str, list[str]]) -> BitMap64 | None:
+def _selection(filterset_class, filters: dict[str, list[str]], version: str) -> BitMap64 | None:
     """The ids of the results that `filters` leave (None for every result); none where a
     filter is invalid."""
     data = QueryDict(mutable=True)
@@ -106,10 +130,40 @@ def _selection(filterset_class, filters: dict[str, list[str]]) -> BitMap64 | Non
     filterset = filterset_class(data, queryset=filterset_class._meta.model.objects.all())
     if not filterset.is_valid():
         return BitMap64()
+    indexed = indexed_selection(filterset_class, filters, version)
+    if indexed is not NOT_INDEXED:
+        return indexed
     results = filterset.qs.order_by()
     if results.query.is_empty():
         return BitMap64()
     return BitMap64(results.values_list("pk", flat=True)) if results.query.has_filters() else None
+
+
+# A selection with a filter that is not a facet: only SQL can find it.
+NOT_INDEXED = object()
+
+
+def indexed_selection(filterset_class, filters: dict[str, list[str]], version: str):
+    """The ids of the results that valid `filters` leave, read from the facet indexes alone
+    (None for every result), or NOT_INDEXED where a filter is not a facet.
+
+    A facet's option holds exactly the results its filter finds for that value (the facet
+    tests hold them equal), so a filter's ids are the union of its options' (the intersection
+    for a conjoined facet), and a selection's the intersection of its filters'.
+    """
+    if not all(parameter in filterset_class.facet_paths for parameter in filters):
+        return NOT_INDEXED
+    selection = None
+    for name, values in filters.items():
+        # An empty value is no filter, as the FilterSet reads it.
+        chosen = [value for value in dict.fromkeys(values) if value != ""]
+        if not chosen:
+            continue
+        options = facet_index(filterset_class, name, version)
+        combine = and_ if name in filterset_class.conjoined_facets else or_
+        ids = reduce(combine, (options.get(value, BitMap64()) for value in chosen))
+        selection = ids if selection is None else selection & ids
+    return selection
 
 
 def _count(options: dict[str, BitMap64], selection: BitMap64 | None) -> dict[str, int]:
@@ -120,20 +174,68 @@ def _count(options: dict[str, BitMap64], selection: BitMap64 | None) -> dict[str
     return {value: count for value, count in counts.items() if count}
 
 
-# {(FilterSet class, facet): (data version, {option value: ids})}: the latest version only.
-_indexes: dict[tuple[type, str], tuple[str, dict[str, BitMap64]]] = {}
+@dataclass
+class FilterSetIndex:
+    """The facet indexes of one FilterSet in this process, all at one data version."""
+
+    version: str
+    position: Position
+    # {facet name: {option value: ids of the results with it}}, each read on its first count.
+    facets: dict[str, dict[str, BitMap64]]
+
+
+_indexes: dict[type, FilterSetIndex] = {}
 _indexing = threading.Lock()
+
+# Past this many results touched by the writes since an index was read, reading it again
+# costs less than mending it.
+MAX_MENDED_RESULTS = 10_000
 
 
 def facet_index(filterset_class, name: str, version: str) -> dict[str, BitMap64]:
-    """{option value: ids of the results with it} of facet `name` at data `version`, read once
-    per process and version."""
+    """{option value: ids of the results with it} of facet `name` at data `version`.
+
+    Read once per process; after a write, mended from the rows the writes since touched
+    (nkkb.core.changes) rather than read again, so the first count after a write costs
+    milliseconds at any size. Every process reads the same changes from the database.
+    """
     with _indexing:
-        built = _indexes.get((filterset_class, name))
-        if built is None or built[0] != version:
-            built = (version, _read_index(filterset_class, name))
-            _indexes[(filterset_class, name)] = built
-    return built[1]
+        index = _indexes.get(filterset_class)
+        if index is None or (index.version != version and not _mend(filterset_class, index)):
+            index = FilterSetIndex(version, current_position(), {})
+            _indexes[filterset_class] = index
+        index.version = version
+        if name not in index.facets:
+            index.facets[name] = _read_index(filterset_class, name)
+        return index.facets[name]
+
+
+def _mend(filterset_class, index: FilterSetIndex) -> bool:
+    """Bring `index` up to the database's newest rows; False where it must be read again."""
+    position = current_position()
+    changes = Changes(index.position, position)
+    # A FilterSet that cannot tell which of its results a write touched has its index read again.
+    touched_results = getattr(filterset_class, "touched_results", lambda changes: None)
+    touched = touched_results(changes) if changes else set()
+    if touched is None or len(touched) > MAX_MENDED_RESULTS:
+        return False
+    if touched:
+        ids = BitMap64(touched)
+        index.facets = {
+            name: _mended(filterset_class, name, options, ids)
+            for name, options in index.facets.items()
+        }
+    index.position = position
+    return True
+
+
+def _mended(filterset_class, name, options: dict[str, BitMap64], touched: BitMap64):
+    """A new copy of one facet's index (threads may be counting with the old one) with the
+    touched results' options read again."""
+    mended = {value: ids - touched for value, ids in options.items()}
+    for value, result in _rows(filterset_class, name, restrict_to=list(touched)):
+        mended.setdefault(value, BitMap64()).add(result)
+    return {value: ids for value, ids in mended.items() if ids}
 
 
 def clear_facet_indexes() -> None:
@@ -143,13 +245,20 @@ def clear_facet_indexes() -> None:
 
 
 def _read_index(filterset_class, name: str) -> dict[str, BitMap64]:
+    ids: dict[str, array] = {}
+    for value, result in _rows(filterset_class, name):
+        ids.setdefault(value, array("Q")).append(result)
+    return {value: BitMap64(values) for value, values in ids.items()}
+
+
+def _rows(filterset_class, name: str, restrict_to: list[int] | None = None):
+    """(option value, result id) of every result, or of the results `restrict_to` names."""
     paths = filterset_class.facet_paths[name]
     all_results = filterset_class._meta.model._default_manager.order_by()
-    ids: dict[str, array] = {}
     for rows in paths() if callable(paths) else facet_rows(all_results, paths):
-        for value, result in rows.values_list("facet_value", "facet_result").iterator():
-            ids.setdefault(value, array("Q")).append(result)
-    return {value: BitMap64(values) for value, values in ids.items()}
+        if restrict_to is not None:
+            rows = rows.filter(facet_result__in=restrict_to)
+        yield from rows.values_list("facet_value", "facet_result").iterator()
 
 
 def facet_rows(all_results: QuerySet, paths: tuple[str, ...]) -> list[QuerySet]:
@@ -218,3 +327,107 @@ def annotate_record_counts(records) -> None:
     for record in records:
         record.list_count = counts.get(record.slug, 0)
         record.list_url = filtered_list_url(facet.list_view_name, **{facet.name: record.slug})
+
+
+# A page of a selection this small is found among its ids in SQL; of a larger one, by walking
+# the default ordering's index and probing each result against the selection, where that reads
+# fewer rows than MAX_WALKED_ROWS; else (a deep page of a sparse selection) by the filters' SQL.
+MAX_LISTED_IDS = 5_000
+MAX_WALKED_ROWS = 20_000
+
+
+class IndexedSelectionMixin:
+    """For a FilterSet whose filters are all facets: the list's count is the size of its
+    selection read from the facet indexes, and a page is found from the selection's ids rather
+    than by counting and sorting the selection in SQL (BENCHMARKS.md, "Lists at the floor")."""
+
+    def filter_queryset(self, queryset):
+        filtered = super().filter_queryset(queryset)
+        filters = active_filters(self)
+        if not filters:
+            return filtered
+        selection = indexed_selection(type(self), filters, data_version()[0])
+        if selection is NOT_INDEXED or selection is None:
+            return filtered
+        return SelectedQuerySet.of(filtered, selection)
+
+
+class SelectedQuerySet(QuerySet):
+    """A filtered queryset that knows its results' ids (`selection`): counted from them, its
+    pages found from them. A further filter forgets them (its queryset counts in SQL)."""
+
+    selection: BitMap64
+
+    @classmethod
+    def of(cls, queryset: QuerySet, selection: BitMap64) -> QuerySet:
+        """`queryset` knowing its selection; as it was where its filters joined a table (its
+        pages then need those joins)."""
+        if len(queryset.query.alias_map) > 1:
+            return queryset
+        selected = queryset._chain()
+        selected.__class__ = _selected_class(type(queryset))
+        selected.selection = selection
+        return selected
+
+    def _clone(self):
+        clone = super()._clone()
+        clone.selection = self.selection
+        return clone
+
+    def _filter_or_exclude(self, negate, args, kwargs):
+        narrowed = super()._filter_or_exclude(negate, args, kwargs)
+        narrowed.__class__ = self._unselected_class
+        return narrowed
+
+    def count(self):
+        return len(self._result_cache if self._result_cache is not None else self.selection)
+
+    def __getitem__(self, key):
+        if (
+            not isinstance(key, slice)
+            or key.step is not None
+            or key.stop is None
+            or self._result_cache is not None
+        ):
+            return super().__getitem__(key)
+        start = key.start or 0
+        if len(self.selection) <= MAX_LISTED_IDS:
+            return list(self._among(list(self.selection))[start : key.stop])
+        ids = self._walk(start, key.stop)
+        # The walked ids come back in the default ordering, the walk's.
+        return super().__getitem__(key) if ids is None else list(self._among(ids))
+
+    def _among(self, ids: list[int]) -> QuerySet:
+        """This queryset (its ordering, related reads and fields) over `ids` in place of its
+        filters: the selection is their answer, and ids alone give the database an easy plan."""
+        among = self._chain()
+        among.__class__ = self._unselected_class
+        among.query.where = type(among.query.where)()
+        return among.filter(pk__in=ids)
+
+    def _walk(self, start: int, stop: int) -> list[int] | None:
+        """The ids of results `start` to `stop` in the model's default ordering (an index's),
+        from its rows in that order, keeping the selected; None where the ordering is another
+        or the walk would read more than MAX_WALKED_ROWS rows (estimated from the largest id)."""
+        if self.query.order_by or not self.query.default_ordering:
+            return None
+        largest = self.model._default_manager.aggregate(largest=Max("pk"))["largest"] or 0
+        if stop * largest / len(self.selection) > MAX_WALKED_ROWS:
+            return None
+        rows = self.model._default_manager.values_list("pk", flat=True)
+        found = []
+        for position, pk in enumerate(pk for pk in rows.iterator(2_000) if pk in self.selection):
+            if position >= start:
+                found.append(pk)
+                if position + 1 == stop:
+                    break
+        return found
+
+
+@functools.cache
+def _selected_class(queryset_class: type[QuerySet]) -> type[SelectedQuerySet]:
+    return type(
+        f"Selected{queryset_class.__name__}",
+        (SelectedQuerySet, queryset_class),
+        {"_unselected_class": queryset_class},
+    )

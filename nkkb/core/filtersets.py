@@ -149,7 +149,13 @@ class NullsLastOrderingFilter(django_filters.OrderingFilter):
 
     def filter(self, qs, value):
         # Only empty values (`ordering=,`) keep the default order rather than remove every order.
-        return super().filter(qs, [param for param in value or () if param])
+        params = [param for param in value or () if param]
+        ordered = super().filter(qs, params)
+        if not params:
+            return ordered
+        # Ties in the order asked for follow the model's own order, so that the pages of a sort
+        # with ties (phase, status) neither repeat nor skip a record, however they are read.
+        return ordered.order_by(*ordered.query.order_by, *qs.model._meta.ordering, "pk")
 
     def get_ordering_value(self, param):
         descending = param.startswith("-")

@@ -1,8 +1,12 @@
-"""What every model's ViewSet mixes in: its FilterSet, JSON or CSV, sparse fields, clear 404s."""
+"""What every model's ViewSet mixes in: its FilterSet, JSON or CSV, sparse fields, clear 404s,
+and reads from plain rows where a model's representation is costly to build."""
+
+import functools
 
 from django.db import transaction
 from django.http import Http404
 from rest_framework import exceptions, permissions, renderers
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from ..filtersets import filter_parameters
@@ -11,7 +15,7 @@ from ..tables import MAX_EXPORT_ROWS
 from .exceptions import Conflict
 from .filters import SPARSE_FIELDS, SparseFieldsFilter, selected_fields
 from .renderers import CSVRenderer
-from .serializers import VersionField
+from .serializers import PlainRepresentation, VersionField
 
 
 class SparseFieldsMixin:
@@ -27,6 +31,58 @@ class SparseFieldsMixin:
             if selected is not None:
                 kwargs["fields"] = selected
         return super().get_serializer(*args, **kwargs)
+
+
+@functools.cache
+def plain_representation(serializer_class) -> PlainRepresentation:
+    """The serializer's representation of plain records, built once per process."""
+    return PlainRepresentation(serializer_class())
+
+
+class PlainReadsMixin(SparseFieldsMixin):
+    """A ViewSet whose reads (list, CSV, record) are built from plain rows, in a fixed number of
+    queries, rather than from model instances and nested serializers; writes keep the serializer,
+    which stays the definition of the representation (and of the schema).
+
+    The ViewSet reads: `plain_rows(queryset)`, its filtered records as `values()` rows, and
+    `plain_records(rows, fields)`, those rows as plain records holding what the named fields of
+    its serializer read (nkkb.core.api.serializers.PlainRepresentation).
+    """
+
+    READ_ACTIONS = frozenset({"list", "retrieve"})
+
+    def plain_rows(self, queryset):
+        raise NotImplementedError
+
+    def plain_records(self, rows: list[dict], fields: list[str]) -> list:
+        raise NotImplementedError
+
+    def filter_queryset(self, queryset):
+        # After the filters, so that they filter as they do for writes, and `get_object` finds
+        # a record (or says what is missing) as it does for them.
+        queryset = super().filter_queryset(queryset)
+        return self.plain_rows(queryset) if self.action in self.READ_ACTIONS else queryset
+
+    def plain_representations(self, rows: list[dict]) -> list[dict]:
+        serializer_class = self.get_serializer_class()
+        representation = plain_representation(serializer_class)
+        fields = selected_fields(self.request, serializer_class)
+        if fields is None:
+            fields = serializer_class.Meta.fields
+        else:
+            representation = representation.selecting(fields)
+        context = self.get_serializer_context()
+        return [representation(record, context) for record in self.plain_records(rows, fields)]
+
+    def list(self, request, *args, **kwargs):
+        rows = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response(self.plain_representations(list(rows)))
+        return self.get_paginated_response(self.plain_representations(page))
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self.plain_representations([self.get_object()])[0])
 
 
 class CuratedViewSetMixin:

@@ -1,0 +1,257 @@
+"""Reads with and without a write every second: what a write costs the servers, and how long the
+first list page after a write takes, measured in alternating rounds on a copy of a database.
+
+    .venv/bin/python bench/write_mix.py --sqlite /tmp/nkkb600k.sqlite3 \\
+        [--postgres postgres://postgres@127.0.0.1:55432/nkkb600k] [--rounds 4] [--duration 20]
+
+NKKB runs under gunicorn (`--workers` sync workers, production settings: response and facet
+caches on). A SQLite database is copied first (the writes go to the copy); a PostgreSQL database
+is written to as it is (each write adds or removes " (edited)" at the end of the title of one of
+twenty synthetic trials, in turn). Each round runs the same reads (one client requesting the HTML trial list filtered
+by therapy class, as a researcher's browser would) twice: once alone, once while a curator saves
+one trial through the API every `--interval` seconds; which goes first alternates by round.
+
+It prints, per kind of round, the median across rounds (with min-max) of: read throughput, read
+latency, the workers' CPU seconds per second of the round (from /proc), and in the write rounds
+the CPU per write (the workers' CPU beyond what the same number of reads cost in the read-only
+rounds, divided by the writes: the write itself, and every worker bringing its facet index and
+caches up to date) and the slowest of the first reads after each write, as many as there are
+workers (each worker's first list page after the write, which must read what changed).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.client import HTTPConnection
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchmark_datasette import ROOT, free_port, nkkb_environment, start_nkkb, stop, wait_for
+
+READ_PATH = "/trials/?therapy_class=engager"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """User and system CPU time of every gunicorn worker (the master's children) so far."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / CLOCK_TICKS
+
+
+def django_output(database_url: str, script: str) -> str:
+    """What `script` prints, run with NKKB's settings against the benchmark database."""
+    environment = nkkb_environment(database_url, "nkkb.settings")
+    script = "import django; django.setup()\n" + script
+    output = subprocess.run(
+        [sys.executable, "-c", script], env=environment, cwd=ROOT, capture_output=True, text=True
+    )
+    if output.returncode:
+        raise SystemExit(output.stderr)
+    return output.stdout.strip().splitlines()[-1]
+
+
+def curator_token(database_url: str) -> str:
+    """A curator's API token in the benchmark database (made once, reused)."""
+    return django_output(
+        database_url,
+        "from django.contrib.auth import get_user_model\n"
+        "from rest_framework.authtoken.models import Token\n"
+        "from nkkb.core.accounts import curator_create\n"
+        "user = get_user_model().objects.filter(username='bench-curator').first()\n"
+        "user = user or curator_create(username='bench-curator', password='bench curator pass')\n"
+        "Token.objects.filter(user=user).delete()\n"
+        "print(Token.objects.create(user=user).key)\n",
+    )
+
+
+def synthetic_trials(database_url: str) -> list[str]:
+    """NCT numbers of synthetic trials for the writer to edit in turn."""
+    return django_output(
+        database_url,
+        "from trials.models import Trial\n"
+        "print(' '.join(Trial.objects.filter(nct_id__startswith='NCT9')"
+        ".order_by('id').values_list('nct_id', flat=True)[1000:1020]))\n",
+    ).split()
+
+
+class Writer(threading.Thread):
+    """Saves one trial's title through the API every `interval` seconds until stopped; after
+    each write, times the next `probes` list pages (each worker's first after the write)."""
+
+    def __init__(self, port, token, nct_ids, interval, probes):
+        super().__init__(daemon=True)
+        self.port, self.token, self.nct_ids = port, token, nct_ids
+        self.interval, self.probes = interval, probes
+        self.stopping = threading.Event()
+        self.writes, self.errors, self.first_reads = 0, 0, []
+
+    def request(self, method, path, body=None):
+        connection = HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Authorization": f"Token {self.token}", "Content-Type": "application/json"}
+        connection.request(method, path, body=body and json.dumps(body), headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, data
+
+    def run(self):
+        while not self.stopping.wait(self.interval):
+            nct_id = self.nct_ids[self.writes % len(self.nct_ids)]
+            status, data = self.request("GET", f"/api/v1/trials/{nct_id}/?fields=title,version")
+            trial = json.loads(data)
+            title = trial["title"].removesuffix(" (edited)") + (
+                "" if trial["title"].endswith(" (edited)") else " (edited)"
+            )
+            status, _ = self.request(
+                "PATCH", f"/api/v1/trials/{nct_id}/", {"title": title, "version": trial["version"]}
+            )
+            self.writes += 1
+            self.errors += status != 200
+            slowest = 0.0
+            for _ in range(self.probes):
+                connection = HTTPConnection("127.0.0.1", self.port, timeout=60)
+                started = time.perf_counter()
+                connection.request("GET", READ_PATH)
+                response = connection.getresponse()
+                response.read()
+                slowest = max(slowest, time.perf_counter() - started)
+                connection.close()
+            self.first_reads.append(slowest)
+
+
+def read_for(port: int, duration: float) -> list[float]:
+    connection = HTTPConnection("127.0.0.1", port, timeout=60)
+    latencies = []
+    deadline = time.perf_counter() + duration
+    while time.perf_counter() < deadline:
+        started = time.perf_counter()
+        connection.request("GET", READ_PATH)
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"{READ_PATH} answered {response.status}")
+        latencies.append(time.perf_counter() - started)
+    connection.close()
+    return latencies
+
+
+def measure(server, port, duration, writer=None) -> dict:
+    cpu_before = worker_cpu_seconds(server.pid)
+    if writer:
+        writer.start()
+    latencies = read_for(port, duration)
+    if writer:
+        writer.stopping.set()
+        writer.join()
+    cpu = worker_cpu_seconds(server.pid) - cpu_before
+    figures = {
+        "reads": len(latencies),
+        "read_throughput": len(latencies) / duration,
+        "read_median_ms": statistics.median(latencies) * 1000,
+        "cpu_seconds": cpu,
+        "cpu_per_second": cpu / duration,
+    }
+    if writer:
+        figures |= {
+            "writes": writer.writes,
+            "write_errors": writer.errors,
+            "first_read_after_write_ms": [value * 1000 for value in writer.first_reads],
+        }
+    return figures
+
+
+def spread(values) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def run(options, database: str, url: str) -> dict:
+    token = curator_token(url)
+    port = free_port()
+    server = start_nkkb(url, port, options.workers, "nkkb.settings")
+    try:
+        wait_for(port, READ_PATH, server)
+        nct_ids = synthetic_trials(url)
+        for _ in range(4 * options.workers):  # every worker reads its facet index once
+            read_for(port, 0.5)
+        rounds = []
+        for number in range(options.rounds):
+            kinds = ["reads", "reads + writes"]
+            if number % 2:
+                kinds.reverse()
+            round_ = {}
+            for kind in kinds:
+                writer = None
+                if kind != "reads":
+                    writer = Writer(port, token, nct_ids, options.interval, options.workers)
+                round_[kind] = measure(server, port, options.duration, writer)
+            rounds.append(round_)
+            print(f"{database}: round {number + 1} of {options.rounds} done", file=sys.stderr)
+    finally:
+        stop(server)
+    return {"rounds": rounds, "summary": summarise(rounds)}
+
+
+def summarise(rounds: list[dict]) -> dict:
+    reads = [round_["reads"] for round_ in rounds]
+    mixed = [round_["reads + writes"] for round_ in rounds]
+    cpu_per_read = statistics.median(figures["cpu_seconds"] / figures["reads"] for figures in reads)
+    per_write = [
+        (figures["cpu_seconds"] - figures["reads"] * cpu_per_read) / max(figures["writes"], 1)
+        for figures in mixed
+    ]
+    first_reads = [value for figures in mixed for value in figures["first_read_after_write_ms"]]
+    return {
+        kind: {
+            "read_throughput": spread([figures["read_throughput"] for figures in group]),
+            "read_median_ms": spread([figures["read_median_ms"] for figures in group]),
+            "cpu_per_second": spread([figures["cpu_per_second"] for figures in group]),
+        }
+        for kind, group in (("reads", reads), ("reads + writes", mixed))
+    } | {
+        "cpu_ms_per_write": spread([value * 1000 for value in per_write]),
+        "first_read_after_write_ms": spread(first_reads),
+        "writes": sum(figures["writes"] for figures in mixed),
+        "write_errors": sum(figures["write_errors"] for figures in mixed),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sqlite", type=Path, help="a SQLite database file (a copy is written)")
+    parser.add_argument("--postgres", help="a PostgreSQL URL (written to, titles put back)")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=20, help="seconds per kind of round")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between writes")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    options = parser.parse_args()
+    report = {"cpus": os.cpu_count(), "load_before": os.getloadavg(), "databases": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        if options.sqlite:
+            copy = Path(folder) / options.sqlite.name
+            shutil.copyfile(options.sqlite, copy)
+            report["databases"]["SQLite"] = run(options, "SQLite", f"sqlite:///{copy}")
+        if options.postgres:
+            report["databases"]["PostgreSQL"] = run(options, "PostgreSQL", options.postgres)
+    report["load_after"] = os.getloadavg()
+    text = json.dumps(report, indent=2)
+    if options.json:
+        options.json.write_text(text)
+    summaries = {name: figures["summary"] for name, figures in report["databases"].items()}
+    print(json.dumps(summaries, indent=2))
+
+
+if __name__ == "__main__":
+    main()

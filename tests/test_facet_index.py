@@ -1,0 +1,178 @@
+"""The facet index after writes: mended from the rows a write touched, never read again, and
+equal to a fresh recount; selections of facet filters read from it equal the list's."""
+
+import pytest
+from django.core.cache import caches
+from django.http import QueryDict
+
+from agents.models import Agent, Target
+from nkkb.core import facets
+from nkkb.core.caching import data_version
+from nkkb.core.facets import (
+    NOT_INDEXED,
+    SelectedQuerySet,
+    clear_facet_indexes,
+    facet_counts,
+    indexed_selection,
+)
+from registry.models import RegistryRecord
+from trials.filtersets import TrialFilterSet
+from trials.models import Condition, Trial, TrialAgent
+
+SELECTIONS = [
+    "",
+    "therapy_class=engager",
+    "therapy_class=cytokine&therapy_class=nk-cell-product",
+    "phase=1&phase=2&status=COMPLETED",
+    "target=cd16&nk_product=cord-blood-nk",
+    "agent=n-803&agent=il-2&phase=not-stated",
+    "sponsor=ImmunityBio, Inc.&sponsor=University of Cologne",
+    "cd16_status=high-affinity-non-cleavable&cd16_status=absent",
+]
+
+
+def counts_of_every_selection() -> list[dict]:
+    return [
+        facet_counts(TrialFilterSet(QueryDict(selection), queryset=Trial.objects.all()))
+        for selection in SELECTIONS
+    ]
+
+
+def recounted() -> list[dict]:
+    """The counts from indexes read afresh."""
+    caches["facets"].clear()
+    clear_facet_indexes()
+    return counts_of_every_selection()
+
+
+def trial(nct_id="NCT03019640") -> Trial:
+    return Trial.objects.get(nct_id=nct_id)
+
+
+def change_phase():
+    record = trial()
+    record.phase = "3"
+    record.save()
+
+
+def link_an_engager():
+    TrialAgent.objects.create(trial=trial(), agent=Agent.objects.get(slug="afm13"))
+
+
+def unlink_every_agent():
+    for link in trial().trial_agents.all():
+        link.delete()
+
+
+def reclassify_an_agent():
+    agent = Agent.objects.get(slug="il-2")
+    agent.agent_class = "engager"
+    agent.save()
+
+
+def retarget_an_agent():
+    Agent.objects.get(slug="il-2").targets.add(Target.objects.get(slug="nkg2a"))
+
+
+def change_a_registry_record():
+    record = RegistryRecord.objects.exclude(overall_status=None).first()
+    record.overall_status = "WITHDRAWN"
+    record.lead_sponsor = "A sponsor nobody else has"
+    record.save()
+
+
+def delete_a_trial():
+    trial().delete()
+
+
+def add_a_condition():
+    trial().conditions.add(Condition.objects.exclude(trials__nct_id="NCT03019640").first())
+
+
+def insert_trials_in_bulk():
+    """A bulk insert writes no history: the new rows of the trial table are the change."""
+    template = trial()
+    Trial.objects.bulk_create(
+        Trial(
+            nct_id=f"NCT9{number:07d}",
+            title=f"Bulk {number}",
+            phase="2",
+            source_section=template.source_section,
+            source_quote=template.source_quote,
+            source_summary=template.source_summary,
+        )
+        for number in range(3)
+    )
+
+
+WRITES = [
+    change_phase,
+    link_an_engager,
+    unlink_every_agent,
+    reclassify_an_agent,
+    retarget_an_agent,
+    change_a_registry_record,
+    delete_a_trial,
+    add_a_condition,
+    insert_trials_in_bulk,
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("write", WRITES, ids=lambda write: write.__name__)
+def test_counts_after_a_write_equal_a_fresh_recount(write):
+    before = counts_of_every_selection()
+    index = facets._indexes[TrialFilterSet]
+    version = data_version()[0]
+    write()
+    assert data_version()[0] != version
+    after = counts_of_every_selection()
+    # Mended in place of being read again (a new read would start a new index).
+    assert facets._indexes[TrialFilterSet] is index
+    assert after == recounted()
+    assert after != before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("selection", SELECTIONS)
+def test_selections_of_facet_filters_come_from_the_index_as_the_list_finds_them(selection):
+    query = QueryDict(selection)
+    filterset = TrialFilterSet(query, queryset=Trial.objects.all())
+    assert filterset.is_valid()
+    filters = {parameter: query.getlist(parameter) for parameter in query}
+    selected = indexed_selection(TrialFilterSet, filters, data_version()[0])
+    listed = set(filterset.qs.values_list("pk", flat=True))
+    assert (
+        set(Trial.objects.values_list("pk", flat=True)) if selected is None else set(selected)
+    ) == listed
+
+
+@pytest.mark.django_db
+def test_a_filter_that_is_not_a_facet_is_left_to_sql():
+    filters = {"therapy_class": ["engager"], "q": ["leukemia"]}
+    assert indexed_selection(TrialFilterSet, filters, data_version()[0]) is NOT_INDEXED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("listed_ids", [0, 5_000], ids=["walked", "listed"])
+@pytest.mark.parametrize(
+    "selection",
+    [*SELECTIONS[1:], "therapy_class=cytokine&ordering=-title", "phase=1&ordering=phase"],
+)
+def test_every_page_of_a_selection_is_the_page_sql_finds(monkeypatch, selection, listed_ids):
+    """Counted from the index and paged from its ids (listed, or found walking the default
+    ordering), a list shows what counting and paging in SQL would."""
+    monkeypatch.setattr(facets, "MAX_LISTED_IDS", listed_ids)
+    selected = TrialFilterSet(QueryDict(selection), queryset=Trial.objects.all()).qs
+    assert isinstance(selected, SelectedQuerySet)
+    in_order = [trial.nct_id for trial in selected.all()]  # one SQL query with the filters
+    assert in_order and selected.count() == len(in_order)
+    for page_size in (1, 3, 10):
+        for start in range(0, len(in_order) + page_size, page_size):
+            page = in_order[start : start + page_size]
+            assert [trial.nct_id for trial in selected[start : start + page_size]] == page
+            assert (
+                list(selected.values_list("nct_id", flat=True)[start : start + page_size]) == page
+            )
+    narrowed = selected.filter(phase="2")
+    assert narrowed.count() == sum(trial.phase == "2" for trial in selected.all())

@@ -1,0 +1,185 @@
+"""The trial API's read path from plain rows (trials/api/reading.py) gives, byte for byte, what
+TrialSerializer gives from model instances; and a request reads the data version once."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
+
+from agents.choices import CD16Status
+from agents.compatibility import UNRECORDED
+from agents.models import Agent, NKCellProduct
+from nkkb.core.api.filters import selected_fields
+from nkkb.core.caching import data_version, data_version_per_request
+from trials.api.serializers import TrialSerializer
+from trials.api.views import TrialCSVRenderer, TrialViewSet
+from trials.discrepancies import trial_discrepancies
+from trials.filtersets import TrialFilterSet
+from trials.models import Condition, Result, Trial
+
+pytestmark = pytest.mark.django_db
+
+V1 = "/api/v1"
+SELECTIONS = [
+    "",
+    "fields=nct_id,title,phase",
+    "fields=url,html_url,ctgov_url,conditions,provenance,last_updated,version",
+    "fields=agents,therapy_classes",
+    "fields=nk_products,compatibility_warnings,caveats",
+    "fields=registry,discrepancies",
+    "omit=results,provenance",
+    "omit=agents,nk_products,therapy_classes,compatibility_warnings",
+]
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def serializer_data(url: str, trials, *, many: bool, view=None):
+    """What TrialSerializer makes of `trials` (model instances) for a request to `url`."""
+    request = view.request if view else Request(APIRequestFactory().get(url))
+    selected = selected_fields(request, TrialSerializer)
+    serializer = TrialSerializer(
+        trials,
+        many=many,
+        context={"request": request, "format": None, "view": view},
+        **({"fields": selected} if selected is not None else {}),
+    )
+    return serializer.data
+
+
+def serialized(url: str, trials, *, many: bool) -> bytes:
+    return JSONRenderer().render(serializer_data(url, trials, many=many))
+
+
+def instances(query: str = ""):
+    """The trials (model instances) that the first page of the list for `query` holds."""
+    filterset = TrialFilterSet(QueryDict(query), queryset=Trial.objects.all())
+    return list(filterset.qs.with_related()[:100])
+
+
+def assert_list_reads_as_serialized(api, query: str) -> list[Trial]:
+    url = f"{V1}/trials/?{query}&page_size=100"
+    response = api.get(url)
+    assert response.status_code == 200, response.content
+    results = response.data["results"]
+    trials = instances(query)
+    assert len(results) == len(trials) > 0
+    assert JSONRenderer().render(results) == serialized(url, trials, many=True)
+    return trials
+
+
+@pytest.mark.parametrize("selection", SELECTIONS)
+def test_the_seed_trials_read_as_the_serializer_gives_them(api, selection):
+    assert len(assert_list_reads_as_serialized(api, selection)) == 58
+
+
+@pytest.mark.parametrize("selection", ["", "fields=nct_id,registry,discrepancies"])
+def test_each_seed_trials_record_reads_as_the_serializer_gives_it(api, selection):
+    trials = instances()
+    # The seed holds what the fields show at their fullest: registry records that differ from
+    # the curated trial, caveats that name an agent, caveats and open checks of the rules.
+    assert any(trial_discrepancies(trial, trial.registry_record) for trial in trials)
+    assert any(caveat.agent for trial in trials for caveat in trial.caveats.all())
+    assert {w.severity for t in trials for w in t.compatibility_warnings} >= {"caveat", UNRECORDED}
+    for trial in trials:
+        url = f"{V1}/trials/{trial.nct_id}/?{selection}"
+        assert api.get(url).content == serialized(url, trial, many=False), trial.nct_id
+
+
+@pytest.mark.parametrize("selection", SELECTIONS)
+def test_a_page_of_synthetic_trials_reads_as_the_serializer_gives_it(
+    api, empty_knowledge_base, selection
+):
+    call_command("generate_synthetic", "--trials", 150, stdout=None)
+    trials = assert_list_reads_as_serialized(api, f"q=synthetic&{selection}")
+    assert len(trials) == 100 and all(trial.nct_id.startswith("NCT9") for trial in trials)
+
+
+def test_values_the_seed_lacks_read_the_same_both_ways(api):
+    """A product whose CD16 is low (a warning proper) with a CD16-dependent agent whose
+    platform is not recorded."""
+    NKCellProduct.objects.filter(slug="cord-blood-nk").update(cd16_status=CD16Status.LOW)
+    Agent.objects.filter(slug="rituximab").update(platform=None)
+    trials = assert_list_reads_as_serialized(api, "agent=rituximab")
+    codes = {warning.code for trial in trials for warning in trial.compatibility_warnings}
+    assert "cd16-lacking" in codes
+
+
+@pytest.mark.parametrize("selection", ["", "fields=nct_id,agents", "omit=compatibility_warnings"])
+def test_the_csv_is_the_spreadsheet_of_the_serializers_representation(api, selection):
+    url = f"{V1}/trials/?format=csv&{selection}"
+    response = api.get(url)
+    assert response.status_code == 200
+    request = Request(APIRequestFactory().get(url))
+    view = TrialViewSet(request=request, format_kwarg=None, action="list", kwargs={})
+    data = serializer_data(url, instances(), many=True, view=view)
+    assert response.content == TrialCSVRenderer().render(data, renderer_context={"view": view})
+
+
+def test_a_record_is_still_found_through_the_lists_filters(api):
+    assert api.get(f"{V1}/trials/NCT03019640/?status=COMPLETED").status_code == 200
+    for missing in ("NCT00000000/", "NCT03019640/?status=RECRUITING"):
+        response = api.get(f"{V1}/trials/{missing}")
+        assert response.status_code == 404
+        assert response.json()["detail"].startswith("NKKB has no trial 'NCT")
+    assert api.get(f"{V1}/trials/nct123/").status_code == 404
+    invalid = api.get(f"{V1}/trials/NCT03019640/?phase=9z")
+    assert invalid.status_code == 400 and "phase" in invalid.json()
+
+
+def test_a_trial_record_reads_each_relation_once(api, django_assert_num_queries):
+    # The rate limit's count, the data version, the trial, then its conditions, agent links,
+    # their agents' targets, NK cell products, results, caveats and registry record.
+    with django_assert_num_queries(10):
+        assert api.get(f"{V1}/trials/NCT03019640/").status_code == 200
+    # Its own columns only: no relation.
+    with django_assert_num_queries(3):
+        assert api.get(f"{V1}/trials/NCT03019640/?fields=nct_id,title").status_code == 200
+
+
+def version_reads(queries) -> int:
+    return sum("ORDER BY" in q["sql"] and "DESC LIMIT 1" in q["sql"] for q in queries)
+
+
+# The middleware reads the version for the ETag; the facet counts (an agent's trial count, the
+# list page's filter options) read it again.
+@pytest.mark.parametrize("url", [f"{V1}/agents/", "/trials/?therapy_class=cytokine"])
+def test_a_request_reads_the_data_version_once(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    assert version_reads(queries.captured_queries) == 1
+
+
+def change_title():
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    trial.title = "edited within the request"
+    trial.save()
+
+
+def delete_result():
+    Result.objects.filter(trial__nct_id="NCT03019640").first().delete()
+
+
+def link_condition():
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    trial.conditions.add(Condition.objects.exclude(trials=trial).first())
+
+
+@pytest.mark.parametrize("write", [change_title, delete_result, link_condition])
+def test_within_a_request_a_write_is_seen_by_the_next_version_read(write):
+    with data_version_per_request():
+        before = data_version()
+        with CaptureQueriesContext(connection) as queries:
+            assert data_version() == before
+        assert version_reads(queries.captured_queries) == 0  # remembered
+        write()
+        after = data_version()
+        assert after != before
+    assert data_version() == after  # the same state, read afresh outside any request

@@ -1,0 +1,214 @@
+"""Trials read for the API as plain rows (`values()`), not model instances: the trial list, its
+CSV and a trial's record.
+
+TrialSerializer stays the definition of the representation: the records built here hold what
+its fields read, under the names they read it by, and nkkb.core.api.serializers'
+PlainRepresentation formats them with the serializer's own fields (tests/test_read_path.py holds
+the two equal). What is derived (therapy classes, compatibility warnings, discrepancies) comes
+from the rule functions a model instance uses. Each relation that the requested fields need
+(`TrialSerializer.Meta.field_relations`) is read in one query by the trials' ids, and each
+agent, product or condition becomes one plain record however many trials share it.
+"""
+
+import functools
+from collections import defaultdict
+from types import SimpleNamespace
+
+from agents.compatibility import CompatibilityWarning
+from agents.models import Agent, NKCellProduct, Target
+from registry.api.serializers import RegistryRecordSerializer
+from registry.models import RegistryRecord
+
+from ..discrepancies import Discrepancy, discrepancies_of
+from ..models import (
+    Caveat,
+    Condition,
+    Result,
+    Trial,
+    TrialAgent,
+    compatibility_warnings_of,
+    therapy_classes_of,
+)
+from .serializers import CaveatSerializer, ResultSerializer, TrialSerializer
+
+TRIAL_COLUMNS = tuple(field.attname for field in Trial._meta.concrete_fields)
+# What the agents' and products' fields, the compatibility rules and the discrepancies read.
+AGENT_COLUMNS = ("name", "slug", "agent_class", "platform", "acts_through_cd16", "aliases")
+PRODUCT_COLUMNS = ("name", "slug", "cd16_status", "aliases")
+CONDITION_COLUMNS = ("name", "slug")
+
+
+class TrialRow(SimpleNamespace):
+    """A trial as plain values: its columns and the relations read, named as on the model, with
+    the model's own rules for its links and its derived fields."""
+
+    get_absolute_url = Trial.get_absolute_url
+    ctgov_url = Trial.ctgov_url
+
+    @property
+    def pk(self):
+        return self.id
+
+    @property
+    def therapy_classes(self) -> list[str]:
+        return therapy_classes_of(self.trial_agents, self.nk_products)
+
+    @property
+    def compatibility_warnings(self) -> list[CompatibilityWarning]:
+        return compatibility_warnings_of(self.trial_agents, self.nk_products)
+
+    @property
+    def discrepancies(self) -> list[Discrepancy]:
+        return discrepancies_of(self, self.registry_record, self.trial_agents, self.nk_products)
+
+
+def trial_rows(queryset):
+    """The trials of `queryset` as `values()` rows of their own columns."""
+    return queryset.prefetch_related(None).values(*TRIAL_COLUMNS)
+
+
+def trial_records(rows: list[dict], fields) -> list[TrialRow]:
+    """The trials of `rows` with the relations that `fields` (names of TrialSerializer fields)
+    read: one query per relation, none for fields of the trial's own columns."""
+    relations = {
+        relation
+        for name in fields
+        for relation in TrialSerializer.Meta.field_relations.get(name, ())
+    }
+    trials = [TrialRow(**row) for row in rows]
+    ids = [trial.id for trial in trials]
+    if not ids:
+        return trials
+    related = {}
+    if "conditions" in relations:
+        related["conditions"] = _conditions(ids)
+    if "trial_agents" in relations:
+        related["trial_agents"] = _agent_links(ids, with_targets="agents" in fields)
+    if "nk_products" in relations:
+        related["nk_products"] = _nk_products(ids)
+    if "results" in relations:
+        related["results"] = _by_trial(Result.objects.filter(trial_id__in=ids), _result_columns())
+    if "caveats" in relations:
+        related["caveats"] = _caveats(ids)
+    for name, by_trial in related.items():
+        for trial in trials:
+            setattr(trial, name, by_trial.get(trial.id, []))
+    if "registry_record" in relations:
+        records = _registry_records([trial.nct_id for trial in trials])
+        for trial in trials:
+            trial.registry_record = records.get(trial.nct_id)
+    return trials
+
+
+def _by_trial(queryset, columns) -> dict[int, list[SimpleNamespace]]:
+    by_trial = defaultdict(list)
+    for row in queryset.values("trial_id", *columns):
+        by_trial[row.pop("trial_id")].append(SimpleNamespace(**row))
+    return by_trial
+
+
+def _ordering(relation: str, model) -> list[str]:
+    """`model`'s default ordering through `relation`: the order its prefetch lists records in."""
+    return [
+        f"-{relation}__{name[1:]}" if name.startswith("-") else f"{relation}__{name}"
+        for name in model._meta.ordering
+    ]
+
+
+def _shared(records: dict, key: int, columns, values) -> SimpleNamespace:
+    """The one plain record of an agent, product or condition, however many trials list it."""
+    if key not in records:
+        records[key] = SimpleNamespace(**dict(zip(columns, values, strict=True)))
+    return records[key]
+
+
+def _conditions(ids) -> dict[int, list[SimpleNamespace]]:
+    links = (
+        Trial.conditions.through.objects.filter(trial_id__in=ids)
+        .order_by(*_ordering("condition", Condition))
+        .values_list("trial_id", "condition_id", *(f"condition__{c}" for c in CONDITION_COLUMNS))
+    )
+    conditions, by_trial = {}, defaultdict(list)
+    for trial_id, condition_id, *condition in links:
+        by_trial[trial_id].append(_shared(conditions, condition_id, CONDITION_COLUMNS, condition))
+    return by_trial
+
+
+def _agent_links(ids, *, with_targets: bool) -> dict[int, list[SimpleNamespace]]:
+    """Each trial's agent links (in TrialAgent's order), each with its agent and, if asked, the
+    agent's targets."""
+    links = TrialAgent.objects.filter(trial_id__in=ids).values_list(
+        "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
+    )
+    agents, by_trial = {}, defaultdict(list)
+    for trial_id, role, detail, agent_id, *agent in links:
+        link = SimpleNamespace(
+            role=role, detail=detail, agent=_shared(agents, agent_id, AGENT_COLUMNS, agent)
+        )
+        by_trial[trial_id].append(link)
+    if with_targets:
+        for agent in agents.values():
+            agent.targets = []
+        targets = (
+            Agent.targets.through.objects.filter(agent_id__in=agents)
+            .order_by(*_ordering("target", Target))
+            .values_list("agent_id", "target__name", "target__slug")
+        )
+        for agent_id, name, slug in targets:
+            agents[agent_id].targets.append(SimpleNamespace(name=name, slug=slug))
+    return by_trial
+
+
+def _nk_products(ids) -> dict[int, list[SimpleNamespace]]:
+    links = (
+        Trial.nk_products.through.objects.filter(trial_id__in=ids)
+        .order_by(*_ordering("nkcellproduct", NKCellProduct))
+        .values_list(
+            "trial_id", "nkcellproduct_id", *(f"nkcellproduct__{c}" for c in PRODUCT_COLUMNS)
+        )
+    )
+    products, by_trial = {}, defaultdict(list)
+    for trial_id, product_id, *product in links:
+        by_trial[trial_id].append(_shared(products, product_id, PRODUCT_COLUMNS, product))
+    return by_trial
+
+
+def _caveats(ids) -> dict[int, list[SimpleNamespace]]:
+    """Each trial's caveats, each with its agent's slug if it names one."""
+    columns = [column for column in _caveat_columns() if column != "agent"]
+    by_trial = defaultdict(list)
+    for row in Caveat.objects.filter(trial_id__in=ids).values("trial_id", "agent__slug", *columns):
+        slug = row.pop("agent__slug")
+        agent = SimpleNamespace(slug=slug) if slug is not None else None
+        by_trial[row.pop("trial_id")].append(SimpleNamespace(agent=agent, **row))
+    return by_trial
+
+
+def _registry_records(nct_ids) -> dict[str, SimpleNamespace]:
+    records = RegistryRecord.objects.filter(nct_id__in=nct_ids).values(*_registry_columns())
+    return {record["nct_id"]: SimpleNamespace(**record) for record in records}
+
+
+def _columns(serializer) -> list[str]:
+    """The model fields a serializer's fields read (a nested serializer of the same record's
+    included): what its plain record must hold."""
+    columns = []
+    for field in serializer.fields.values():
+        columns += _columns(field) if field.source == "*" else [field.source]
+    return columns
+
+
+@functools.cache
+def _result_columns() -> list[str]:
+    return _columns(ResultSerializer())
+
+
+@functools.cache
+def _caveat_columns() -> list[str]:
+    return _columns(CaveatSerializer())
+
+
+@functools.cache
+def _registry_columns() -> list[str]:
+    # Neither the payload as received nor the sources' conflicts: the API does not serve them.
+    return _columns(RegistryRecordSerializer())
