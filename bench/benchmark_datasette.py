@@ -148,7 +148,8 @@ def _sql_worker(url: str, options: dict, statements: list[str], deadline: float,
         try:
             for statement in statements:
                 cursor.execute(statement)
-                cursor.fetchall()
+                if cursor.description is not None:  # a statement that returns rows
+                    cursor.fetchall()
         except Exception:  # sqlite3's and psycopg2's errors alike: counted, not fatal
             errors += 1
             continue

@@ -154,15 +154,24 @@ def test_a_filter_that_is_not_a_facet_is_left_to_sql():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("listed_ids", [0, 5_000], ids=["walked", "listed"])
+@pytest.mark.parametrize(
+    ("listed_ids", "walk_slice"),
+    [(0, None), (0, 1), (5_000, None)],
+    ids=["walked", "walked-in-slices", "listed"],
+)
 @pytest.mark.parametrize(
     "selection",
     [*SELECTIONS[1:], "therapy_class=cytokine&ordering=-title", "phase=1&ordering=phase"],
 )
-def test_every_page_of_a_selection_is_the_page_sql_finds(monkeypatch, selection, listed_ids):
+def test_every_page_of_a_selection_is_the_page_sql_finds(
+    monkeypatch, selection, listed_ids, walk_slice
+):
     """Counted from the index and paged from its ids (listed, or found walking the default
     ordering), a list shows what counting and paging in SQL would."""
     monkeypatch.setattr(facets, "MAX_LISTED_IDS", listed_ids)
+    if walk_slice:  # slices of one row: a walk of many slices
+        monkeypatch.setattr(facets, "WALK_ESTIMATE_FACTOR", 0)
+        monkeypatch.setattr(facets, "WALK_MARGIN", walk_slice)
     selected = TrialFilterSet(QueryDict(selection), queryset=Trial.objects.all()).qs
     assert isinstance(selected, SelectedQuerySet)
     in_order = [trial.nct_id for trial in selected.all()]  # one SQL query with the filters
