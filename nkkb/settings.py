@@ -260,7 +260,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.DjangoModelPermissionsOrAnonReadOnly",
     ],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "nkkb.core.api.filters.FilterSetBackend",
         "nkkb.core.api.filters.SearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "nkkb.core.api.pagination.PageNumberPagination",

@@ -161,7 +161,14 @@ def test_a_filter_that_is_not_a_facet_is_left_to_sql():
 )
 @pytest.mark.parametrize(
     "selection",
-    [*SELECTIONS[1:], "therapy_class=cytokine&ordering=-title", "phase=1&ordering=phase"],
+    [
+        *SELECTIONS[1:],
+        "therapy_class=cytokine&ordering=-title",
+        "phase=1&ordering=phase",
+        # A search alone: its ids are the list's.
+        "q=leukemia",
+        "q=NK cells&ordering=-enrollment",
+    ],
 )
 def test_every_page_of_a_selection_is_the_page_sql_finds(
     monkeypatch, selection, listed_ids, walk_slice

@@ -31,6 +31,7 @@ from django.db.models.expressions import RawSQL
 from pyroaring import BitMap64
 
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.core.facets import SelectedQuerySet
 
 from .models import Condition, Trial, TrialAgent
 
@@ -180,7 +181,9 @@ def trials_matching_words(queryset, words: list[str]):
         found = ids if found is None else found & ids
         if not found:
             return queryset.none()
-    return queryset.filter(pk__in=ids_subquery(found))
+    searched = queryset.filter(pk__in=ids_subquery(found))
+    # Where the words are the only filter, the ids are the list's: counted and paged from them.
+    return searched if queryset.query.where else SelectedQuerySet.of(searched, found)
 
 
 def search_suggestions(words: list[str]) -> list[str]:
