@@ -7,7 +7,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.facets import IndexedSelectionMixin
+from nkkb.core.facets import IndexedSelectionMixin, ids_subquery
 from nkkb.core.filtersets import (
     IntegerRangeFilter,
     MultipleChoiceFilter,
@@ -31,7 +31,7 @@ from .models import (
     therapy_class_rows,
     trial_ids_with_warnings,
 )
-from .search import ids_subquery, trials_matching_words
+from .search import trials_matching_words
 
 NOT_STATED = (best_known.NOT_STATED, best_known.NOT_STATED_LABEL)
 KNOWN_VALUE_HELP = (

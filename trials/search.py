@@ -21,7 +21,6 @@ A search that finds nothing can suggest words of the catalogue spelled like the 
 """
 
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -31,7 +30,7 @@ from django.db.models.expressions import RawSQL
 from pyroaring import BitMap64
 
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.facets import SelectedQuerySet
+from nkkb.core.facets import SelectedQuerySet, ids_subquery
 
 from .models import Condition, Trial, TrialAgent
 
@@ -198,14 +197,6 @@ def search_suggestions(words: list[str]) -> list[str]:
                 corrected = [*words[:index], vocabulary[match], *words[index + 1 :]]
                 suggestions.append(" ".join(corrected))
     return list(dict.fromkeys(suggestions))[:MAX_SUGGESTIONS]
-
-
-def ids_subquery(ids):
-    """`ids` as a subquery of one parameter, however many there are (a literal IN list is
-    bounded by the database's parameter limit)."""
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
-    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(ids))])
 
 
 def _word_trial_ids(word: str, catalogue: Catalogue):

@@ -12,6 +12,7 @@ grouping the selection's link rows in SQL (BENCHMARKS.md, "Facet counts").
 
 import functools
 import hashlib
+import json
 import threading
 from array import array
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from operator import and_, or_
 
 import django_filters
 from django.core.cache import caches
+from django.db import connection
 from django.db.models import F, Max, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 from django.utils.http import urlencode
 from pyroaring import BitMap64
@@ -329,6 +332,14 @@ def annotate_record_counts(records) -> None:
         record.list_url = filtered_list_url(facet.list_view_name, **{facet.name: record.slug})
 
 
+def ids_subquery(ids):
+    """`ids` as a subquery of one parameter, however many there are (a literal IN list is
+    bounded by the database's parameter limit)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(ids))])
+
+
 # A page of a selection this small is found among its ids in SQL; of a larger one, by walking
 # the default ordering's index and probing each result against the selection, where that reads
 # fewer rows than MAX_WALKED_ROWS; else (a deep page of a sparse selection) by the filters' SQL.
@@ -407,7 +418,7 @@ class SelectedQuerySet(QuerySet):
         among = self._chain()
         among.__class__ = self._unselected_class
         among.query.where = type(among.query.where)()
-        return among.filter(pk__in=ids)
+        return among.filter(pk__in=ids_subquery(ids))
 
     def _walk(self, start: int, stop: int) -> list[int] | None:
         """The ids of results `start` to `stop` in the model's default ordering (an index's),
