@@ -9,8 +9,11 @@ import shutil
 import pytest
 import yaml
 from django.conf import settings
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from nkkb.core.accounts import curator_create
@@ -19,7 +22,7 @@ from nkkb.core.problems import ProblemsError
 from nkkb.core.review import normalise_whitespace
 from tests.test_admin import PASSWORD, admin_url, form_data
 from trials.filtersets import TrialFilterSet
-from trials.models import Condition, PlacementBasis, Trial
+from trials.models import Condition, PlacementBasis, Trial, condition_lineages
 from trials.services.seed import seed_load
 from trials.services.validation import kb_validate
 
@@ -92,8 +95,9 @@ def test_every_condition_of_the_trials_is_placed_in_the_hierarchy():
 
 
 def test_every_group_holds_trials_and_every_condition_lies_under_a_top_level_group():
+    lineages = condition_lineages()
     for condition in Condition.objects.all():
-        assert (condition.ancestors or [condition])[0].slug in TOP_LEVEL_GROUPS, condition.slug
+        assert lineages[condition.pk][0].slug in TOP_LEVEL_GROUPS, condition.slug
         assert trials_under(condition.slug), condition.slug
 
 
@@ -411,3 +415,20 @@ def test_a_trial_condition_missing_from_the_hierarchy_is_reported(empty_knowledg
     )
     problems = load_problems(seed_copy)
     assert "(NCT04185220): condition 'Sezary syndrome' is not in conditions.yaml" in problems
+
+
+def test_a_trial_page_reads_the_condition_tree_once_however_many_conditions(client):
+    """Each condition's groups came from a read of the whole tree, once per condition shown."""
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    url = f"/trials/{trial.nct_id}/"
+
+    def queries() -> int:
+        caches["responses"].clear()
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    one = queries()
+    trial.conditions.add(*Condition.objects.exclude(trials=trial)[:3])
+    assert trial.conditions.count() >= 4
+    assert queries() == one

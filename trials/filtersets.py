@@ -67,7 +67,7 @@ def condition_choices():
 
 def sponsor_rows():
     # Each record looks up its trial by NCT number (a unique index): `nct_id IN (every trial's
-    # NCT number)` read all 600,000 of them to keep a few dozen records.
+    # NCT number)` read every trial to keep the few records that have one (BENCHMARKS.md).
     trial = Trial.objects.order_by().filter(nct_id=OuterRef("nct_id")).values("pk")
     return [
         RegistryRecord.objects.exclude(lead_sponsor=None)

@@ -3,7 +3,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import CharField, F, Value
-from django.utils.functional import cached_property
 from simple_history.models import HistoricalRecords
 
 from agents.compatibility import WARNING_SEVERITIES, CompatibilityWarning, pair_warnings
@@ -209,11 +208,6 @@ class Condition(models.Model):
                         "condition cannot be placed under itself."
                     }
                 )
-
-    @cached_property
-    def ancestors(self) -> list["Condition"]:
-        """The groups it lies in, from the top-level one down (reading the whole tree)."""
-        return condition_lineages().get(self.pk, [self])[:-1]
 
 
 def condition_rows(slugs=None) -> list[models.QuerySet]:

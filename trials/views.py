@@ -25,7 +25,7 @@ from .choices import DiscrepancyKind, Phase, TherapyClass
 from .discrepancies import discrepancies
 from .exports import trial_spreadsheet
 from .filtersets import TrialFilterSet
-from .models import Trial, parse_nct_id
+from .models import Trial, condition_lineages, parse_nct_id
 from .search import search_suggestions
 from .services.candidates import candidate_accept
 from .services.registry_values import ACCEPTABLE_FIELDS, registry_value_accept
@@ -91,6 +91,11 @@ class TrialDetailView(RecordDetailView):
         context["warnings"] = self.object.compatibility_warnings
         context["record"] = self.object.registry_record
         context["side_by_side"] = side_by_side(self.object)
+        # Each condition with the groups above it, from one read of the tree.
+        lineages = condition_lineages()
+        context["conditions"] = [
+            (condition, lineages[condition.pk][:-1]) for condition in self.object.conditions.all()
+        ]
         return context
 
 

@@ -9,7 +9,7 @@ from ..filtersets import filter_parameters
 class FilterSetBackend(DjangoFilterBackend):
     """django-filter's backend, which builds the view's FilterSet only for a request that sends
     one of its parameters: without any, the FilterSet would leave the records as they are, and
-    building its form took 40 % of the time of a trial's record (BENCHMARKS.md)."""
+    building its form was much of the time of a trial's record (BENCHMARKS.md, issue 17)."""
 
     def filter_queryset(self, request, queryset, view):
         filterset_class = self.get_filterset_class(view, queryset)
