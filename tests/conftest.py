@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.review import Review
+from trials.search import forget_catalogue
 from trials.services.seed import seed_load
 
 
@@ -19,12 +20,21 @@ def django_db_setup(django_db_setup, django_db_blocker):
         seed_load(directory=settings.NKKB_FIXTURES_DIR)
 
 
+def forget_derived_data():
+    """As on the first visit after a write: no facet counts, facet indexes or search
+    catalogue kept from an earlier request."""
+    caches["facets"].clear()
+    clear_facet_indexes()
+    forget_catalogue()
+
+
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Each test starts without the rate-limit counts, responses or facet counts of another."""
+    """Each test starts without the rate-limit counts, responses, facet counts or search
+    catalogue of another."""
     for alias in settings.CACHES:
         caches[alias].clear()
-    clear_facet_indexes()
+    forget_derived_data()
 
 
 @pytest.fixture(autouse=True)
@@ -59,8 +69,7 @@ def list_queries_by_page_size(client):
     def count(url: str) -> list[int]:
         counts = []
         for page_size in (10, 100):
-            caches["facets"].clear()
-            clear_facet_indexes()
+            forget_derived_data()
             with CaptureQueriesContext(connection) as queries:
                 assert client.get(f"{url}page_size={page_size}").status_code == 200
             counts.append(len(queries))

@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.models import Group
-from django.core.cache import caches
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -24,12 +23,13 @@ from agents.filtersets import AgentFilterSet
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.accounts import CURATORS_GROUP, curator_create
 from nkkb.core.admin import STALE_EDIT_MESSAGE, STALE_SAVE_MESSAGE, CuratedAdmin
-from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.models import Proposal
 from registry.models import RegistryRecord, StudyCandidate
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, Result, Trial
+
+from .conftest import forget_derived_data
 
 pytestmark = pytest.mark.django_db
 
@@ -257,8 +257,7 @@ def test_admin_lists_run_a_constant_number_of_queries(curator_client, monkeypatc
     for page_size in (10, 100):
         monkeypatch.setattr(model_admin, "list_per_page", page_size)
         # The filters' counts afresh, as on the first visit after a write.
-        caches["facets"].clear()
-        clear_facet_indexes()
+        forget_derived_data()
         with CaptureQueriesContext(connection) as queries:
             assert curator_client.get(url).status_code == 200
         counts.append(len(queries))

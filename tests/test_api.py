@@ -24,10 +24,11 @@ from rest_framework.throttling import AnonRateThrottle
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.accounts import curator_create
-from nkkb.core.facets import clear_facet_indexes
 from trials.choices import TherapyClass
 from trials.filtersets import ConditionFilterSet, TrialFilterSet
 from trials.models import Condition, Trial
+
+from .conftest import forget_derived_data
 
 pytestmark = pytest.mark.django_db
 
@@ -354,8 +355,7 @@ LIST_QUERIES = [
 @pytest.mark.parametrize(("url", "queries"), LIST_QUERIES)
 def test_every_list_runs_a_constant_number_of_queries(api, django_assert_num_queries, url, queries):
     for page_size in (10, 100):
-        caches["facets"].clear()
-        clear_facet_indexes()
+        forget_derived_data()
         with django_assert_num_queries(queries):
             assert api.get(f"{V1}/{url}page_size={page_size}").status_code == 200
 

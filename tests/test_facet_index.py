@@ -2,7 +2,6 @@
 equal to a fresh recount; selections of facet filters read from it equal the list's."""
 
 import pytest
-from django.core.cache import caches
 from django.http import QueryDict
 
 from agents.models import Agent, Target
@@ -11,13 +10,14 @@ from nkkb.core.caching import data_version
 from nkkb.core.facets import (
     NOT_INDEXED,
     SelectedQuerySet,
-    clear_facet_indexes,
     facet_counts,
     indexed_selection,
 )
 from registry.models import RegistryRecord
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, Trial, TrialAgent
+
+from .conftest import forget_derived_data
 
 SELECTIONS = [
     "",
@@ -40,8 +40,7 @@ def counts_of_every_selection() -> list[dict]:
 
 def recounted() -> list[dict]:
     """The counts from indexes read afresh."""
-    caches["facets"].clear()
-    clear_facet_indexes()
+    forget_derived_data()
     return counts_of_every_selection()
 
 
@@ -155,9 +154,9 @@ def test_a_filter_that_is_not_a_facet_is_left_to_sql():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("listed_ids", "walk_slice"),
-    [(0, None), (0, 1), (5_000, None)],
-    ids=["walked", "walked-in-slices", "listed"],
+    ("listed_ids", "walked_per_id", "walk_slice"),
+    [(0, 4, None), (0, 4, 1), (5_000, 0, None), (5_000, 4, None)],
+    ids=["walked", "walked-in-slices", "listed", "walked-where-it-reads-few-rows"],
 )
 @pytest.mark.parametrize(
     "selection",
@@ -171,11 +170,13 @@ def test_a_filter_that_is_not_a_facet_is_left_to_sql():
     ],
 )
 def test_every_page_of_a_selection_is_the_page_sql_finds(
-    monkeypatch, selection, listed_ids, walk_slice
+    monkeypatch, selection, listed_ids, walked_per_id, walk_slice
 ):
     """Counted from the index and paged from its ids (listed, or found walking the default
     ordering), a list shows what counting and paging in SQL would."""
+    monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
     monkeypatch.setattr(facets, "MAX_LISTED_IDS", listed_ids)
+    monkeypatch.setattr(facets, "WALKED_ROWS_PER_LISTED_ID", walked_per_id)
     if walk_slice:  # slices of one row: a walk of many slices
         monkeypatch.setattr(facets, "WALK_ESTIMATE_FACTOR", 0)
         monkeypatch.setattr(facets, "WALK_MARGIN", walk_slice)

@@ -6,12 +6,14 @@ each value comes from), the home chart and the landscape all read it here. It ne
 curated value; the trial page and the API show both sides in full.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 
+from nkkb.core.queries import IdsQuery
 from registry.choices import Actuality, OverallStatus
 from registry.models import RegistryRecord
 
@@ -67,23 +69,42 @@ def start_year_condition(*, low: int | None, high: int | None) -> Q:
     return curated | (Q(start_year__isnull=True) & recorded(registry))
 
 
-def facet_rows(conditions: dict[str, Q]) -> list[QuerySet]:
-    """(facet_value, facet_result) rows: the trials meeting each option's condition."""
-    return [
-        Trial.objects.filter(condition).values(
-            facet_value=Value(value, output_field=CharField()), facet_result=F("pk")
+class OptionRows:
+    """(facet_value, facet_result) rows of a facet whose options are conditions on the trial
+    that exclude one another (a trial has one best-known phase): to read every trial, one
+    query per option, each through its indexes; to read a few trials again after a write
+    (`restricted`), one query choosing each trial's option, compiled once (reading every trial
+    that way costs several times as much: each trial is tested against every condition)."""
+
+    def __init__(self, options: Callable[[], dict[str, Q]]):
+        self.options = options
+        self.chosen_for = IdsQuery(self._chosen_for)
+
+    def __call__(self) -> list[QuerySet]:
+        return [
+            Trial.objects.filter(condition).values(
+                facet_value=Value(value, output_field=CharField()), facet_result=F("pk")
+            )
+            for value, condition in self.options().items()
+        ]
+
+    def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
+        return [(value, trial_id) for value, trial_id in self.chosen_for(ids) if value is not None]
+
+    def _chosen_for(self, ids) -> QuerySet:
+        chosen = Case(
+            *(When(condition, then=Value(value)) for value, condition in self.options().items()),
+            output_field=CharField(),
         )
-        for value, condition in conditions.items()
-    ]
+        return Trial.objects.filter(pk__in=ids).values_list(chosen, "pk")
 
 
-def phase_rows() -> list[QuerySet]:
-    return facet_rows({value: phase_condition(value) for value in [*Phase.values, NOT_STATED]})
-
-
-def status_rows() -> list[QuerySet]:
-    statuses = [*OverallStatus.values, NOT_STATED]
-    return facet_rows({value: status_condition(value) for value in statuses})
+phase_rows = OptionRows(
+    lambda: {value: phase_condition(value) for value in [*Phase.values, NOT_STATED]}
+)
+status_rows = OptionRows(
+    lambda: {value: status_condition(value) for value in [*OverallStatus.values, NOT_STATED]}
+)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.facets import IndexedSelectionMixin, ids_subquery
+from nkkb.core.facets import IndexedSelectionMixin
 from nkkb.core.filtersets import (
     IntegerRangeFilter,
     MultipleChoiceFilter,
@@ -15,6 +15,7 @@ from nkkb.core.filtersets import (
     SearchFilterSet,
     slug_filter,
 )
+from nkkb.core.queries import ids_subquery
 from registry.choices import OverallStatus
 from registry.models import RegistryRecord
 

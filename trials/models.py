@@ -447,7 +447,11 @@ def therapy_classes_of(agent_links, nk_products) -> list[str]:
     classes = {link.agent.agent_class for link in agent_links if gives_therapy_class(link.role)}
     if nk_products:
         classes.add(TherapyClass.NK_CELL_PRODUCT)
-    return [value for value in TherapyClass.values if value in classes]
+    return [value for value in THERAPY_CLASS_ORDER if value in classes]
+
+
+# Read once: an enum's `values` builds its list on every read, once per trial of a page.
+THERAPY_CLASS_ORDER = tuple(TherapyClass.values)
 
 
 def compatibility_warnings_of(agent_links, nk_products) -> list[CompatibilityWarning]:

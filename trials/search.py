@@ -12,9 +12,10 @@ and conditions.
 
 The NCT number and title are searched through a full-text index (migration 0003): FTS5 on SQLite,
 a GIN index over a `simple` tsvector on PostgreSQL. The names come from the catalogue, a few
-hundred rows read once per search (a fixed number of queries, whatever the number of words) and
-matched here; they lead to trials through the link tables' indexes. So each word costs one query
-of index lookups, and no query reads every title or joins every trial to its agents.
+hundred rows read once per data version (four queries, whatever the number of words) and matched
+here; they lead to trials through the link tables' indexes. So each word costs one full-text
+lookup, and one query of index lookups if it names a record; no query reads every title or
+joins every trial to its agents.
 
 A search that finds nothing can suggest words of the catalogue spelled like the query's
 (`search_suggestions`).
@@ -23,14 +24,16 @@ A search that finds nothing can suggest words of the catalogue spelled like the 
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models.expressions import RawSQL
 from pyroaring import BitMap64
 
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.facets import SelectedQuerySet, ids_subquery
+from nkkb.core.caching import data_version
+from nkkb.core.facets import SelectedQuerySet
+from nkkb.core.queries import cursor_rows, ids_subquery
 
 from .models import Condition, Trial, TrialAgent
 
@@ -43,6 +46,7 @@ NCT_PREFIX = re.compile(r"^nct\d*$")
 SQLITE_TABLE = "trials_trial_search"
 POSTGRES_CONFIG = "simple"
 MAX_SUGGESTIONS = 3
+MAX_REMEMBERED_WORDS = 1_000
 
 # Disease abbreviations researchers type for what titles and condition names spell out.
 ABBREVIATIONS = {
@@ -62,6 +66,17 @@ ABBREVIATIONS = {
     "crc": ("colorectal cancer",),
     "atl": ("adult t cell leukemia",),
 }
+
+
+# The catalogue of the data version it was read at (Catalogue.current).
+_catalogue: tuple[str, "Catalogue"] | None = None
+
+
+def forget_catalogue() -> None:
+    """Read the catalogue again on the next search (tests, whose rolled-back data may come
+    back under an old version)."""
+    global _catalogue
+    _catalogue = None
 
 
 def search_document():
@@ -98,9 +113,11 @@ def spellings(word: str) -> list[Spelling]:
     return sorted(found, key=lambda spelling: spelling.parts)
 
 
-def name_matches(name: str, ways: list[Spelling]) -> bool:
-    """Whether one of `ways` starts at a word of `name`, hyphens and spaces aside."""
-    tokens = WORD_PART.findall(name.lower())
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(WORD_PART.findall(name.lower()))
+
+
+def _words_match(tokens: tuple[str, ...], ways: list[Spelling]) -> bool:
     for start in range(len(tokens)):
         joined = ""
         for token in tokens[start:]:
@@ -118,14 +135,36 @@ def name_matches(name: str, ways: list[Spelling]) -> bool:
     return False
 
 
+class Matches(NamedTuple):
+    """The ids of the records a word names, by kind."""
+
+    agents: list[int]
+    products: list[int]
+    targets: list[int]
+    conditions: list[int]
+
+
 @dataclass
 class Catalogue:
-    """The names search reads: {id: [name and aliases]} of each kind of record."""
+    """The names search reads: {id: [name and aliases]} of each kind of record, and each name's
+    words. Read once per data version in each process: a search otherwise spent more time
+    reading and splitting these names than finding its trials."""
 
     agents: dict[int, list[str]] = field(default_factory=dict)
     products: dict[int, list[str]] = field(default_factory=dict)
     targets: dict[int, list[str]] = field(default_factory=dict)
     conditions: dict[int, list[str]] = field(default_factory=dict)
+    words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    matches: dict[tuple[Spelling, ...], "Matches"] = field(default_factory=dict)
+
+    @classmethod
+    def current(cls) -> "Catalogue":
+        global _catalogue
+        version = data_version()[0]
+        known = _catalogue
+        if known is None or known[0] != version:
+            known = _catalogue = (version, cls.read())
+        return known[1]
 
     @classmethod
     def read(cls) -> "Catalogue":
@@ -140,10 +179,35 @@ class Catalogue:
             catalogue.products[pk] = [name, *(aliases or ()), *([made] if made else [])]
         for pk, name in Condition.objects.order_by().values_list("pk", "name"):
             catalogue.conditions[pk] = [name]
+        for names in (catalogue.agents, catalogue.products, catalogue.targets):
+            for spelled in names.values():
+                catalogue.words.update((name, _words(name)) for name in spelled)
+        for (name,) in catalogue.conditions.values():
+            catalogue.words[name] = _words(name)
         return catalogue
 
-    def matching(self, names: dict[int, list[str]], ways: list[Spelling]) -> list[int]:
-        return [pk for pk, spelled in names.items() if any(name_matches(n, ways) for n in spelled)]
+    def matching(self, ways: list[Spelling]) -> "Matches":
+        """The agents, products, targets and conditions one of whose names `ways` matches;
+        remembered for the words searched most recently."""
+        key = tuple(ways)
+        found = self.matches.get(key)
+        if found is None:
+            if len(self.matches) >= MAX_REMEMBERED_WORDS:
+                self.matches.clear()
+            found = self.matches[key] = Matches(
+                *(
+                    self._matching(names, ways)
+                    for names in (self.agents, self.products, self.targets, self.conditions)
+                )
+            )
+        return found
+
+    def _matching(self, names: dict[int, list[str]], ways: list[Spelling]) -> list[int]:
+        return [
+            pk
+            for pk, spelled in names.items()
+            if any(_words_match(self.words[name], ways) for name in spelled)
+        ]
 
     def vocabulary(self) -> dict[str, str]:
         """{lowercase word: as written} of every name, alias and abbreviation, for suggestions."""
@@ -173,10 +237,10 @@ def trials_matching_words(queryset, words: list[str]):
     distinct = list(dict.fromkeys(word.lower() for word in words))
     if not distinct:
         return queryset
-    catalogue = Catalogue.read()
+    catalogue = Catalogue.current()
     found = None
     for word in distinct:
-        ids = BitMap64(_word_trial_ids(word, catalogue))
+        ids = _word_trial_ids(word, catalogue)
         found = ids if found is None else found & ids
         if not found:
             return queryset.none()
@@ -188,7 +252,7 @@ def trials_matching_words(queryset, words: list[str]):
 def search_suggestions(words: list[str]) -> list[str]:
     """For a search that found nothing: up to three words of the catalogue (names, aliases,
     targets, abbreviations) spelled like the query's, each a corrected query."""
-    vocabulary = Catalogue.read().vocabulary()
+    vocabulary = Catalogue.current().vocabulary()
     suggestions = []
     for index, word in enumerate(words):
         close = difflib.get_close_matches(word.lower(), vocabulary, n=MAX_SUGGESTIONS, cutoff=0.75)
@@ -199,25 +263,20 @@ def search_suggestions(words: list[str]) -> list[str]:
     return list(dict.fromkeys(suggestions))[:MAX_SUGGESTIONS]
 
 
-def _word_trial_ids(word: str, catalogue: Catalogue):
-    """The ids of the trials one word finds, in one query of index lookups; a word without a
-    letter or digit finds none."""
+def _word_trial_ids(word: str, catalogue: Catalogue) -> BitMap64:
+    """The ids of the trials one word finds: those whose NCT number or title has it (one
+    full-text lookup) and those linked to a record whose name has it (one query of index
+    lookups); a word without a letter or digit finds none."""
     ways = spellings(word)
     if not ways:
-        return Trial.objects.none().values_list("pk", flat=True)
-    agents = catalogue.matching(catalogue.agents, ways)
-    products = catalogue.matching(catalogue.products, ways)
-    targets = catalogue.matching(catalogue.targets, ways)
-    conditions = catalogue.matching(catalogue.conditions, ways)
+        return BitMap64()
+    agents, products, targets, conditions = catalogue.matching(ways)
     product_links = Trial.nk_products.through.objects.order_by()
-    return (
-        Trial.objects.filter(pk__in=_titled(ways))
+    linked = (
+        TrialAgent.objects.filter(agent__in=agents)
         .order_by()
-        .values_list("pk", flat=True)
+        .values_list("trial_id", flat=True)
         .union(
-            TrialAgent.objects.filter(agent__in=agents)
-            .order_by()
-            .values_list("trial_id", flat=True),
             TrialAgent.objects.filter(agent__targets__in=targets)
             .order_by()
             .values_list("trial_id", flat=True),
@@ -228,11 +287,14 @@ def _word_trial_ids(word: str, catalogue: Catalogue):
             Trial.conditions.through.objects.filter(condition__in=conditions)
             .order_by()
             .values_list("trial_id", flat=True),
+            # The ids are gathered in a set here: the database need not drop repeats.
+            all=True,
         )
     )
+    return BitMap64(_titled(ways)) | BitMap64(trial_id for (trial_id,) in cursor_rows(linked))
 
 
-def _titled(ways: list[Spelling]):
+def _titled(ways: list[Spelling]) -> list[int]:
     """Ids of the trials whose NCT number or title holds one of `ways`: its parts as
     consecutive words, the last one a word's start where it may be."""
     if connection.vendor == "postgresql":
@@ -246,10 +308,16 @@ def _titled(ways: list[Spelling]):
             for way in ways
         )
         query = SearchQuery(alternatives, search_type="raw", config=POSTGRES_CONFIG)
-        return (
-            Trial.objects.annotate(document=search_document()).filter(document=query).values("pk")
-        )
+        titled = Trial.objects.annotate(document=search_document()).filter(document=query)
+        return [trial_id for (trial_id,) in cursor_rows(titled.values_list("pk"))]
     alternatives = " OR ".join(
         f'"{" ".join(way.parts)}"' + ("*" if way.prefix else "") for way in ways
     )
-    return RawSQL(f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH %s", [alternatives])
+    # The index's rowids are the trials' ids (an external-content table kept by triggers,
+    # migration 0003): reading them from it alone skips a lookup of each match in the trials'
+    # table, the most of such a query's time for a common word.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH %s", [alternatives]
+        )
+        return [rowid for (rowid,) in cursor.fetchall()]

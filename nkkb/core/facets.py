@@ -12,7 +12,6 @@ grouping the selection's link rows in SQL (BENCHMARKS.md, "Facet counts").
 
 import functools
 import hashlib
-import json
 import threading
 from array import array
 from dataclasses import dataclass
@@ -21,10 +20,8 @@ from operator import and_, or_
 
 import django_filters
 from django.core.cache import caches
-from django.db import connection
 from django.db.models import F, Max, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
-from django.db.models.expressions import RawSQL
 from django.http import QueryDict
 from django.utils.http import urlencode
 from pyroaring import BitMap64
@@ -33,6 +30,7 @@ from .caching import data_version
 from .changes import Changes, Position, current_position
 from .filtersets import filter_parameters
 from .links import filtered_list_url
+from .queries import cursor_rows, ids_subquery
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
 # pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
@@ -255,8 +253,14 @@ def _read_index(filterset_class, name: str) -> dict[str, BitMap64]:
 
 
 def _rows(filterset_class, name: str, restrict_to: list[int] | None = None):
-    """(option value, result id) of every result, or of the results `restrict_to` names."""
+    """(option value, result id) of every result, or of the results `restrict_to` names.
+
+    A facet's rows callable may have a `restricted(ids)` form: the rows of the results `ids`,
+    read at less cost than its full form narrowed."""
     paths = filterset_class.facet_paths[name]
+    if restrict_to is not None and hasattr(paths, "restricted"):
+        yield from paths.restricted(restrict_to)
+        return
     all_results = filterset_class._meta.model._default_manager.order_by()
     for rows in paths() if callable(paths) else facet_rows(all_results, paths):
         if restrict_to is not None:
@@ -332,19 +336,16 @@ def annotate_record_counts(records) -> None:
         record.list_url = filtered_list_url(facet.list_view_name, **{facet.name: record.slug})
 
 
-def ids_subquery(ids):
-    """`ids` as a subquery of one parameter, however many there are (a literal IN list is
-    bounded by the database's parameter limit)."""
-    if connection.vendor == "postgresql":
-        return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
-    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(list(ids))])
-
-
-# A page of a selection this small is found among its ids in SQL; of a larger one, by walking
-# the default ordering's index and probing each result against the selection, where that reads
-# fewer rows than MAX_WALKED_ROWS; else (a deep page of a sparse selection) by the filters' SQL.
+# A page of a selection is found among its ids in SQL where it has few (MIN_WALKED_IDS: under a
+# millisecond), else by walking the default ordering's index and probing each result against
+# the selection where that reads few rows: fewer than WALKED_ROWS_PER_LISTED_ID per id of a
+# selection small enough to be listed (MAX_LISTED_IDS; reading an index row costs a fraction of
+# finding a listed id's row and sorting it), fewer than MAX_WALKED_ROWS for a larger one; else
+# among its ids, or (a deep page of a large, sparse selection) by the filters' SQL.
+MIN_WALKED_IDS = 1_000
 MAX_LISTED_IDS = 5_000
 MAX_WALKED_ROWS = 20_000
+WALKED_ROWS_PER_LISTED_ID = 4
 # A walk's first slice: the rows the estimate says the page needs, times this, plus this many,
 # so that it rarely needs a second.
 WALK_ESTIMATE_FACTOR = 1.25
@@ -405,12 +406,24 @@ class SelectedQuerySet(QuerySet):
             or self._result_cache is not None
         ):
             return super().__getitem__(key)
+        if not self.selection:
+            return []
         start = key.start or 0
-        if len(self.selection) <= MAX_LISTED_IDS:
+        size = len(self.selection)
+        listable = size <= MAX_LISTED_IDS
+        if size < MIN_WALKED_IDS:
+            most = 0
+        elif listable:
+            most = min(MAX_WALKED_ROWS, WALKED_ROWS_PER_LISTED_ID * size)
+        else:
+            most = MAX_WALKED_ROWS
+        ids = self._walk(start, key.stop, most)
+        if ids is not None:
+            # The walked ids come back in the default ordering, the walk's.
+            return list(self._among(ids))
+        if listable:
             return list(self._among(list(self.selection))[start : key.stop])
-        ids = self._walk(start, key.stop)
-        # The walked ids come back in the default ordering, the walk's.
-        return super().__getitem__(key) if ids is None else list(self._among(ids))
+        return super().__getitem__(key)
 
     def _among(self, ids: list[int]) -> QuerySet:
         """This queryset (its ordering, related reads and fields) over `ids` in place of its
@@ -420,24 +433,25 @@ class SelectedQuerySet(QuerySet):
         among.query.where = type(among.query.where)()
         return among.filter(pk__in=ids_subquery(ids))
 
-    def _walk(self, start: int, stop: int) -> list[int] | None:
+    def _walk(self, start: int, stop: int, most: int) -> list[int] | None:
         """The ids of results `start` to `stop` in the model's default ordering (an index's),
         from its rows in that order, keeping the selected; None where the ordering is another
-        or the walk would read more than MAX_WALKED_ROWS rows.
+        or the walk would read more than `most` rows.
 
         The rows come in slices (one statement each, no server-side cursor), the first as long
         as the selection's density says the page needs (estimated from the largest id)."""
-        if self.query.order_by or not self.query.default_ordering:
+        # A walk reads at least `stop` rows.
+        if self.query.order_by or not self.query.default_ordering or stop > most:
             return None
         largest = self.model._default_manager.aggregate(largest=Max("pk"))["largest"] or 0
         needed = stop * largest / len(self.selection)
-        if needed > MAX_WALKED_ROWS:
+        if needed > most:
             return None
-        rows = self.model._default_manager.values_list("pk", flat=True)
+        rows = self.model._default_manager.values_list("pk")
         found, position, read = [], 0, 0
-        length = min(int(needed * WALK_ESTIMATE_FACTOR) + WALK_MARGIN, MAX_WALKED_ROWS)
-        while read < MAX_WALKED_ROWS:
-            ids = list(rows[read : read + length])
+        length = min(int(needed * WALK_ESTIMATE_FACTOR) + WALK_MARGIN, most)
+        while read < most:
+            ids = [pk for (pk,) in cursor_rows(rows[read : read + length])]
             for pk in ids:
                 if pk in self.selection:
                     if position >= start:

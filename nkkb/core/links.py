@@ -25,6 +25,15 @@ def record_url(view_name: str, key: str) -> str:
     return _pattern(view_name, get_script_prefix()).replace(PLACEHOLDER, quote(key, safe=""), 1)
 
 
+def absolute_url(request, path: str) -> str:
+    """`request.build_absolute_uri(path)` for a path this site built (reversed, so already
+    quoted): the scheme and host read once per request, not once per link of a page."""
+    site = getattr(request, "_site_url", None)
+    if site is None:
+        site = request._site_url = request.build_absolute_uri("/").removesuffix("/")
+    return site + path
+
+
 def filtered_list_url(view_name: str, **filters) -> str:
     """The list at `view_name` filtered by `filters` (`?agent=il-2&phase=2`): the one way pages,
     charts, the API and templates (the `filtered_list_url` tag) link to a selection. Filters whose

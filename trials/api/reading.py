@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 from agents.compatibility import CompatibilityWarning
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.core.queries import IdsQuery
 from registry.api.serializers import RegistryRecordSerializer
 from registry.models import RegistryRecord
 
@@ -87,24 +88,17 @@ def trial_records(rows: list[dict], fields) -> list[TrialRow]:
     if "nk_products" in relations:
         related["nk_products"] = _nk_products(ids)
     if "results" in relations:
-        related["results"] = _by_trial(Result.objects.filter(trial_id__in=ids), _result_columns())
+        related["results"] = _results(ids)
     if "caveats" in relations:
         related["caveats"] = _caveats(ids)
     for name, by_trial in related.items():
         for trial in trials:
             setattr(trial, name, by_trial.get(trial.id, []))
     if "registry_record" in relations:
-        records = _registry_records([trial.nct_id for trial in trials])
+        records = _registry_records(ids)
         for trial in trials:
             trial.registry_record = records.get(trial.nct_id)
     return trials
-
-
-def _by_trial(queryset, columns) -> dict[int, list[SimpleNamespace]]:
-    by_trial = defaultdict(list)
-    for row in queryset.values("trial_id", *columns):
-        by_trial[row.pop("trial_id")].append(SimpleNamespace(**row))
-    return by_trial
 
 
 def _ordering(relation: str, model) -> list[str]:
@@ -115,33 +109,52 @@ def _ordering(relation: str, model) -> list[str]:
     ]
 
 
+def _record(columns, values, **more) -> SimpleNamespace:
+    return SimpleNamespace(**dict(zip(columns, values, strict=True)), **more)
+
+
 def _shared(records: dict, key: int, columns, values) -> SimpleNamespace:
     """The one plain record of an agent, product or condition, however many trials list it."""
     if key not in records:
-        records[key] = SimpleNamespace(**dict(zip(columns, values, strict=True)))
+        records[key] = _record(columns, values)
     return records[key]
 
 
-def _conditions(ids) -> dict[int, list[SimpleNamespace]]:
-    links = (
+CONDITION_LINKS = IdsQuery(
+    lambda ids: (
         Trial.conditions.through.objects.filter(trial_id__in=ids)
         .order_by(*_ordering("condition", Condition))
         .values_list("trial_id", "condition_id", *(f"condition__{c}" for c in CONDITION_COLUMNS))
     )
+)
+
+
+def _conditions(ids) -> dict[int, list[SimpleNamespace]]:
     conditions, by_trial = {}, defaultdict(list)
-    for trial_id, condition_id, *condition in links:
+    for trial_id, condition_id, *condition in CONDITION_LINKS(ids):
         by_trial[trial_id].append(_shared(conditions, condition_id, CONDITION_COLUMNS, condition))
     return by_trial
+
+
+AGENT_LINKS = IdsQuery(
+    lambda ids: TrialAgent.objects.filter(trial_id__in=ids).values_list(
+        "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
+    )
+)
+AGENT_TARGETS = IdsQuery(
+    lambda ids: (
+        Agent.targets.through.objects.filter(agent_id__in=ids)
+        .order_by(*_ordering("target", Target))
+        .values_list("agent_id", "target__name", "target__slug")
+    )
+)
 
 
 def _agent_links(ids, *, with_targets: bool) -> dict[int, list[SimpleNamespace]]:
     """Each trial's agent links (in TrialAgent's order), each with its agent and, if asked, the
     agent's targets."""
-    links = TrialAgent.objects.filter(trial_id__in=ids).values_list(
-        "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
-    )
     agents, by_trial = {}, defaultdict(list)
-    for trial_id, role, detail, agent_id, *agent in links:
+    for trial_id, role, detail, agent_id, *agent in AGENT_LINKS(ids):
         link = SimpleNamespace(
             role=role, detail=detail, agent=_shared(agents, agent_id, AGENT_COLUMNS, agent)
         )
@@ -149,44 +162,67 @@ def _agent_links(ids, *, with_targets: bool) -> dict[int, list[SimpleNamespace]]
     if with_targets:
         for agent in agents.values():
             agent.targets = []
-        targets = (
-            Agent.targets.through.objects.filter(agent_id__in=agents)
-            .order_by(*_ordering("target", Target))
-            .values_list("agent_id", "target__name", "target__slug")
-        )
-        for agent_id, name, slug in targets:
+        for agent_id, name, slug in AGENT_TARGETS(list(agents)):
             agents[agent_id].targets.append(SimpleNamespace(name=name, slug=slug))
     return by_trial
 
 
-def _nk_products(ids) -> dict[int, list[SimpleNamespace]]:
-    links = (
+PRODUCT_LINKS = IdsQuery(
+    lambda ids: (
         Trial.nk_products.through.objects.filter(trial_id__in=ids)
         .order_by(*_ordering("nkcellproduct", NKCellProduct))
         .values_list(
             "trial_id", "nkcellproduct_id", *(f"nkcellproduct__{c}" for c in PRODUCT_COLUMNS)
         )
     )
+)
+
+
+def _nk_products(ids) -> dict[int, list[SimpleNamespace]]:
     products, by_trial = {}, defaultdict(list)
-    for trial_id, product_id, *product in links:
+    for trial_id, product_id, *product in PRODUCT_LINKS(ids):
         by_trial[trial_id].append(_shared(products, product_id, PRODUCT_COLUMNS, product))
     return by_trial
 
 
-def _caveats(ids) -> dict[int, list[SimpleNamespace]]:
-    """Each trial's caveats, each with its agent's slug if it names one."""
-    columns = [column for column in _caveat_columns() if column != "agent"]
+RESULTS = IdsQuery(
+    lambda ids: Result.objects.filter(trial_id__in=ids).values_list("trial_id", *_result_columns())
+)
+
+
+def _results(ids) -> dict[int, list[SimpleNamespace]]:
     by_trial = defaultdict(list)
-    for row in Caveat.objects.filter(trial_id__in=ids).values("trial_id", "agent__slug", *columns):
-        slug = row.pop("agent__slug")
-        agent = SimpleNamespace(slug=slug) if slug is not None else None
-        by_trial[row.pop("trial_id")].append(SimpleNamespace(agent=agent, **row))
+    for trial_id, *result in RESULTS(ids):
+        by_trial[trial_id].append(_record(_result_columns(), result))
     return by_trial
 
 
-def _registry_records(nct_ids) -> dict[str, SimpleNamespace]:
-    records = RegistryRecord.objects.filter(nct_id__in=nct_ids).values(*_registry_columns())
-    return {record["nct_id"]: SimpleNamespace(**record) for record in records}
+CAVEATS = IdsQuery(
+    lambda ids: Caveat.objects.filter(trial_id__in=ids).values_list(
+        "trial_id", "agent__slug", *_caveat_columns()
+    )
+)
+
+
+def _caveats(ids) -> dict[int, list[SimpleNamespace]]:
+    """Each trial's caveats, each with its agent's slug if it names one."""
+    by_trial = defaultdict(list)
+    for trial_id, slug, *caveat in CAVEATS(ids):
+        agent = SimpleNamespace(slug=slug) if slug is not None else None
+        by_trial[trial_id].append(_record(_caveat_columns(), caveat, agent=agent))
+    return by_trial
+
+
+REGISTRY_RECORDS = IdsQuery(
+    lambda ids: RegistryRecord.objects.filter(
+        nct_id__in=Trial.objects.filter(pk__in=ids).values("nct_id")
+    ).values_list(*_registry_columns())
+)
+
+
+def _registry_records(ids) -> dict[str, SimpleNamespace]:
+    records = (_record(_registry_columns(), row) for row in REGISTRY_RECORDS(ids))
+    return {record.nct_id: record for record in records}
 
 
 def _columns(serializer) -> list[str]:
@@ -205,7 +241,7 @@ def _result_columns() -> list[str]:
 
 @functools.cache
 def _caveat_columns() -> list[str]:
-    return _columns(CaveatSerializer())
+    return [column for column in _columns(CaveatSerializer()) if column != "agent"]
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..facets import record_counts
-from ..links import filtered_list_url, record_url
+from ..links import absolute_url, filtered_list_url, record_url
 from ..models import CuratedModel, ReviewSection
 from .exceptions import api_errors
 
@@ -25,7 +25,7 @@ class RecordURLField(serializers.HyperlinkedIdentityField):
         if format or obj.pk is None:
             return super().get_url(obj, view_name, request, format)
         url = record_url(view_name, str(getattr(obj, self.lookup_field)))
-        return request.build_absolute_uri(url) if request else url
+        return absolute_url(request, url) if request else url
 
     def to_representation_in(self, record, context):
         """The URL of `record` (any object with `pk` and the lookup field) for the request in
@@ -45,7 +45,7 @@ class HTMLURLField(serializers.ReadOnlyField):
 
     @staticmethod
     def to_representation_in(value, context):
-        return context["request"].build_absolute_uri(value)
+        return absolute_url(context["request"], value)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -73,12 +73,9 @@ class FilteredListURLField(serializers.ReadOnlyField):
         self.view_name, self.parameter = view_name, parameter
         super().__init__(source="slug", **kwargs)
 
-    @cached_property
-    def site(self) -> str:
-        return self.context["request"].build_absolute_uri("/").removesuffix("/")
-
     def to_representation(self, slug):
-        return self.site + filtered_list_url(self.view_name, **{self.parameter: slug})
+        url = filtered_list_url(self.view_name, **{self.parameter: slug})
+        return absolute_url(self.context["request"], url)
 
 
 class ComputedListSerializer(serializers.ListSerializer):

@@ -1,0 +1,91 @@
+"""Queries by a set of ids, passed as one parameter, and compiled to SQL once per process.
+
+A record's page or a list's page reads each of its relations by the ids of the records shown. For
+a few rows, building such a query through the ORM (filters, joins, ordering, compiling) costs
+several times what the database takes to answer it (BENCHMARKS.md, "One trial"); its SQL only
+differs from one request to the next by the ids, so it is compiled once and run with new ids.
+"""
+
+import json
+from collections.abc import Callable
+
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
+
+
+def ids_subquery(ids):
+    """`ids` as a subquery of one parameter, however many there are (a literal IN list is
+    bounded by the database's parameter limit, and its SQL changes with its length)."""
+    return RawSQL(*_ids_sql(ids))
+
+
+def _ids_sql(ids) -> tuple[str, list]:
+    if connection.vendor == "postgresql":
+        return "SELECT unnest(%s::bigint[])", [list(ids)]
+    return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
+
+
+def cursor_rows(queryset: QuerySet) -> list[tuple]:
+    """The rows of a `values_list` query straight from the database cursor, for columns the
+    ORM leaves as the database gives them (ids, integers, text): for thousands of rows, the
+    ORM's iteration costs more than the query."""
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+class _Compiled:
+    """One query's SQL and parameters for one database, the place of the ids among the
+    parameters, and the conversions the ORM applies to its columns' values."""
+
+    def __init__(self, queryset: QuerySet, ids_parameter):
+        compiler = queryset.query.get_compiler(connection=connection)
+        self.sql, params = compiler.as_sql()
+        self.params = list(params)
+        # The ids' parameter is found by identity: another parameter may hold an equal value.
+        (self.ids_position,) = (
+            position for position, param in enumerate(self.params) if param is ids_parameter
+        )
+        columns = [select[0] for select in compiler.select[: compiler.col_count]]
+        self.converters = list(compiler.get_converters(columns).items())
+
+
+class IdsQuery:
+    """The rows, as tuples, of a `values_list` query over a set of ids.
+
+    `build(ids)` returns the query, given the ids as a subquery to filter by (`field__in=ids`);
+    it is called once per database vendor, and every later call only sends new ids. The rows
+    are converted as the ORM converts them (booleans on SQLite, JSON, dates)."""
+
+    def __init__(self, build: Callable[[RawSQL], QuerySet]):
+        self.build = build
+        self._compiled: dict[str, _Compiled] = {}
+
+    def __call__(self, ids) -> list[tuple]:
+        compiled = self._compiled.get(connection.vendor)
+        if compiled is None:
+            placeholder = ids_subquery([])
+            compiled = _Compiled(self.build(placeholder), placeholder.params[0])
+            self._compiled[connection.vendor] = compiled
+        params = list(compiled.params)
+        params[compiled.ids_position] = _ids_sql(ids)[1][0]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        if not compiled.converters:
+            return rows
+        return [self._converted(row, compiled.converters) for row in rows]
+
+    @staticmethod
+    def _converted(row, converters) -> tuple:
+        row = list(row)
+        for position, (functions, expression) in converters:
+            for function in functions:
+                row[position] = function(row[position], expression, connection)
+        return tuple(row)
