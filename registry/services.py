@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from nkkb.core.changes import lock_writes
 from nkkb.core.problems import ProblemsError
 
 from .choices import SourceKind
@@ -148,6 +149,7 @@ def candidate_reject(*, candidate: StudyCandidate, user, reason: str) -> StudyCa
     if not reason:
         raise ProblemsError([f"{candidate}: a rejection needs a reason."])
     with transaction.atomic():
+        lock_writes()
         candidate = (
             StudyCandidate.objects.select_for_update(of=("self",))
             .select_related("record", "decided_by")

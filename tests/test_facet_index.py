@@ -1,7 +1,10 @@
 """The facet index after writes: mended from the rows a write touched, never read again, and
 equal to a fresh recount; selections of facet filters read from it equal the list's."""
 
+import threading
+
 import pytest
+from django.db import connection, transaction
 from django.http import QueryDict
 
 from agents.models import Agent, Target
@@ -193,3 +196,33 @@ def test_every_page_of_a_selection_is_the_page_sql_finds(
             )
     narrowed = selected.filter(phase="2")
     assert narrowed.count() == sum(trial.phase == "2" for trial in selected.all())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_draw_history_ids_in_the_order_they_commit():
+    """A worker mends its index from the history rows past the newest it has read: a write
+    that drew a lower id but committed later would never reach it. So on PostgreSQL, whose
+    sequences hand out ids before commit, a second writer waits for the first to commit."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite lets one writer in at a time by itself")
+    second_committed = threading.Event()
+
+    def second_writer():
+        try:
+            with transaction.atomic():
+                Condition.objects.create(name="Second writer", slug="second-writer")
+            second_committed.set()
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        Condition.objects.create(name="First writer", slug="first-writer")
+        second = threading.Thread(target=second_writer)
+        second.start()
+        waited = not second_committed.wait(0.5)
+    second.join(timeout=10)
+    assert waited and second_committed.is_set()
+    first_id, second_id = (
+        Condition.history.get(slug=slug).history_id for slug in ("first-writer", "second-writer")
+    )
+    assert first_id < second_id

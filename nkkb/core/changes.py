@@ -6,13 +6,22 @@ and bulk inserts that skip history still add rows to the curated tables. So the 
 key of each of those tables marks a moment (a `Position`), and the rows past it are what was
 written since: the same tables the data version (nkkb.core.caching) is read from, so the two
 agree on what a write is. Any process or machine sharing the database reads the same changes.
+
+That holds where rows become visible in the order of their ids. SQLite lets one writer in at a
+time; PostgreSQL draws ids from sequences as rows are inserted, so a transaction holding a lower
+id could commit after one holding a higher, and a reader that has moved past the higher would
+never see it (its facet index not mended, its cached answers kept). So on PostgreSQL a write to
+the knowledge base takes one lock, held until its transaction ends, before its first row:
+writers then draw ids in the order they commit (`lock_writes`).
 """
 
 import functools
 
 from django.apps import apps
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
+from django.db.models.signals import m2m_changed, pre_delete, pre_save
+from django.dispatch import receiver
 
 from .knowledge_base import knowledge_base_models
 
@@ -35,6 +44,61 @@ def versioned_models() -> tuple[type[Model], ...]:
         if any(name in TIMESTAMP_FIELDS for name in (f.name for f in model._meta.concrete_fields))
     ]
     return tuple(sorted(found, key=lambda model: model._meta.db_table))
+
+
+# PostgreSQL names advisory locks by number; this one is NKKB's write lock ("nkkb" in ASCII).
+WRITE_LOCK = 0x6E6B6B62
+
+
+def lock_writes(using: str = DEFAULT_DB_ALIAS) -> None:
+    """On PostgreSQL, take the knowledge base's write lock until the transaction ends (a no-op
+    elsewhere, and outside a transaction, where a lock would end with its statement: the
+    admin, the API and the services write in transactions).
+
+    Every save and delete of a versioned record takes it before its row is written; code that
+    locks rows itself (select_for_update) before writing takes it first, so that no transaction
+    holding the write lock waits for a row held by one waiting for the lock."""
+    database = connections[using]
+    if database.vendor == "postgresql" and database.in_atomic_block:
+        with database.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+
+
+@receiver(pre_save)
+@receiver(pre_delete)
+def _write_in_turn(sender, using, **kwargs):
+    if sender in _locking_models():
+        lock_writes(using)
+
+
+@functools.cache
+def _locking_models() -> frozenset[type[Model]]:
+    """The versioned models, and the models whose history is versioned (their writes add a
+    history row after their own row)."""
+    versioned = set(versioned_models())
+    history = {
+        model: getattr(getattr(model, "history", None), "model", None)
+        for model in apps.get_models()
+    }
+    return frozenset(
+        model for model, its_history in history.items() if {model, its_history} & versioned
+    )
+
+
+@receiver(m2m_changed)
+def _relink_in_turn(sender, action, using, **kwargs):
+    if action.startswith("pre_") and sender in _versioned_links():
+        lock_writes(using)
+
+
+@functools.cache
+def _versioned_links() -> frozenset[type[Model]]:
+    """The link tables of the versioned records' many-to-many fields."""
+    return frozenset(
+        field.remote_field.through
+        for model in versioned_models()
+        for field in model._meta.local_many_to_many
+    )
 
 
 def timestamp_column(model: type[Model]) -> str:

@@ -16,6 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
+from .changes import lock_writes
 from .history import CHANGE_REASON_LENGTH, INTERNAL_FIELDS, display_value
 from .models import Proposal, ProposalStatus
 
@@ -194,6 +195,7 @@ def proposal_accept(*, proposal: Proposal, reviewer, comment: str = "") -> model
     """Apply the proposal (model validation, then save) in the reviewer's name, with the
     proposer's name and reason in the history; returns the record."""
     with transaction.atomic():
+        lock_writes()
         proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
         _reviewable(proposal, reviewer)
         model = proposal.content_type.model_class()

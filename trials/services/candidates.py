@@ -4,6 +4,7 @@ one rule that tells trials whose provenance is a registry record from those of t
 from django.db import models, transaction
 from django.utils import timezone
 
+from nkkb.core.changes import lock_writes
 from nkkb.core.history import CHANGE_REASON_LENGTH
 from nkkb.core.problems import ProblemsError
 from registry.models import CandidateStatus, StudyCandidate
@@ -46,6 +47,7 @@ def candidate_accept(*, candidate: StudyCandidate, user, reason: str) -> Trial:
     """
     reason = (reason or "").strip()
     with transaction.atomic():
+        lock_writes()
         candidate = (
             StudyCandidate.objects.select_for_update(of=("self",))
             .select_related("record", "decided_by")

@@ -4,6 +4,7 @@ why in the trial's history. Nothing else ever writes a registry value into a cur
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from nkkb.core.changes import lock_writes
 from nkkb.core.history import CHANGE_REASON_LENGTH
 
 from ..choices import PHASE_FROM_REGISTRY
@@ -42,6 +43,7 @@ def registry_value_accept(*, trial: Trial, field: str, user, reason: str) -> Tri
     if not reason:
         raise ValidationError("Say why the registry's value is right: a reason is required.")
     with transaction.atomic():
+        lock_writes()
         trial = Trial.objects.select_for_update().get(pk=trial.pk)
         setattr(trial, field, _registry_value(trial, field))
         trial.full_clean()

@@ -9,6 +9,7 @@ from rest_framework import exceptions, permissions, renderers
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from ..changes import lock_writes
 from ..filtersets import filter_parameters
 from ..spreadsheet import export_filename
 from ..tables import MAX_EXPORT_ROWS
@@ -134,6 +135,7 @@ class CuratedViewSetMixin:
         except exceptions.ValidationError as error:
             raise exceptions.ValidationError({"version": error.detail}) from None
         with transaction.atomic():
+            lock_writes()
             # The write lock is taken first (select_for_update; on SQLite the immediate
             # transaction), so no save can come between the check and the delete.
             current = type(instance).objects.select_for_update().filter(pk=instance.pk)
