@@ -102,6 +102,11 @@ def scenarios(database: str, nct_id: str) -> list[Scenario]:
             f"{table}?_where={urllib.parse.quote(SEARCH_TITLES)}&_sort=nct_id&_size=50&{lean}",
         ),
         Scenario(
+            f"search of the trials' own columns: {SEARCH_TERM!r}, 50 rows, JSON",
+            f"/api/v1/trials/?q={SEARCH_TERM}&page_size=50&fields={TRIAL_COLUMNS}",
+            f"{table}?_where={urllib.parse.quote(SEARCH_TITLES)}&_sort=nct_id&_size=50&{lean}",
+        ),
+        Scenario(
             "HTML list page: therapy_class=engager",
             "/trials/?therapy_class=engager",
             None,
