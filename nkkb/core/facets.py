@@ -355,7 +355,7 @@ WALK_MARGIN = 64
 class IndexedSelectionMixin:
     """For a FilterSet whose filters are all facets: the list's count is the size of its
     selection read from the facet indexes, and a page is found from the selection's ids rather
-    than by counting and sorting the selection in SQL (BENCHMARKS.md, "Lists at the floor")."""
+    than by counting and sorting the selection in SQL (BENCHMARKS.md, "Issue 17, second round")."""
 
     def filter_queryset(self, queryset):
         filtered = super().filter_queryset(queryset)

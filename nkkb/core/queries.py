@@ -2,8 +2,9 @@
 
 A record's page or a list's page reads each of its relations by the ids of the records shown. For
 a few rows, building such a query through the ORM (filters, joins, ordering, compiling) costs
-several times what the database takes to answer it (BENCHMARKS.md, "One trial"); its SQL only
-differs from one request to the next by the ids, so it is compiled once and run with new ids.
+several times what the database takes to answer it (BENCHMARKS.md, "Issue 17, third round");
+its SQL only differs from one request to the next by the ids, so it is compiled once and run
+with new ids.
 """
 
 import json
