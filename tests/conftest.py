@@ -6,6 +6,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from nkkb.core import throttling
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.review import Review
@@ -35,6 +36,13 @@ def fresh_caches():
     for alias in settings.CACHES:
         caches[alias].clear()
     forget_derived_data()
+
+
+@pytest.fixture(autouse=True)
+def no_chance_cleanup(monkeypatch):
+    """Query counts are exact: the rate limit's cleanup of long-gone periods, which one request
+    in CLEANUP_ONE_IN also runs, would add a query by chance (tests/test_abuse.py tests it)."""
+    monkeypatch.setattr(throttling, "CLEANUP_ONE_IN", 10**18)
 
 
 @pytest.fixture(autouse=True)

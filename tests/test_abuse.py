@@ -26,7 +26,9 @@ from django.conf import settings
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
+from nkkb.core import throttling
 from nkkb.core.limits import MAX_SEARCH_WORDS, NUL_MESSAGE
+from nkkb.core.models import RateLimitHits
 from trials.models import Condition, Trial
 from trials.services.validation import kb_validate
 
@@ -471,3 +473,14 @@ def test_validate_kb_reports_nul_characters():
     assert ("Trial", "NCT02138734", "title", NUL_MESSAGE) in [
         (p.model, p.key, p.field, p.message) for p in kb_validate()
     ]
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_forgets_periods_long_gone(monkeypatch):
+    """Now and then a hit also deletes the counts of periods before the last: the table holds
+    the clients of the last two periods, not every client ever seen."""
+    RateLimitHits.objects.create(client="anon:old", period=1, hits=5)
+    monkeypatch.setattr(throttling, "CLEANUP_ONE_IN", 1)
+    hits, _ = throttling.count_hit("anon:now", 60)
+    assert hits == 1
+    assert set(RateLimitHits.objects.values_list("client", flat=True)) == {"anon:now"}
