@@ -118,6 +118,8 @@ def _words(name: str) -> tuple[str, ...]:
 
 
 def _words_match(tokens: tuple[str, ...], ways: list[Spelling]) -> bool:
+    """Whether one of `ways` starts at one of a name's words (`tokens`), hyphens and spaces
+    aside."""
     for start in range(len(tokens)):
         joined = ""
         for token in tokens[start:]:
@@ -155,7 +157,7 @@ class Catalogue:
     targets: dict[int, list[str]] = field(default_factory=dict)
     conditions: dict[int, list[str]] = field(default_factory=dict)
     words: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    matches: dict[tuple[Spelling, ...], "Matches"] = field(default_factory=dict)
+    matches: dict[tuple[Spelling, ...], Matches] = field(default_factory=dict)
 
     @classmethod
     def current(cls) -> "Catalogue":
@@ -179,26 +181,24 @@ class Catalogue:
             catalogue.products[pk] = [name, *(aliases or ()), *([made] if made else [])]
         for pk, name in Condition.objects.order_by().values_list("pk", "name"):
             catalogue.conditions[pk] = [name]
-        for names in (catalogue.agents, catalogue.products, catalogue.targets):
+        for names in catalogue.kinds():
             for spelled in names.values():
                 catalogue.words.update((name, _words(name)) for name in spelled)
-        for (name,) in catalogue.conditions.values():
-            catalogue.words[name] = _words(name)
         return catalogue
 
-    def matching(self, ways: list[Spelling]) -> "Matches":
+    def kinds(self) -> tuple[dict[int, list[str]], ...]:
+        return (self.agents, self.products, self.targets, self.conditions)
+
+    def matching(self, ways: list[Spelling]) -> Matches:
         """The agents, products, targets and conditions one of whose names `ways` matches;
-        remembered for the words searched most recently."""
+        remembered (up to MAX_REMEMBERED_WORDS words, then forgotten all at once)."""
         key = tuple(ways)
         found = self.matches.get(key)
         if found is None:
             if len(self.matches) >= MAX_REMEMBERED_WORDS:
                 self.matches.clear()
             found = self.matches[key] = Matches(
-                *(
-                    self._matching(names, ways)
-                    for names in (self.agents, self.products, self.targets, self.conditions)
-                )
+                *(self._matching(names, ways) for names in self.kinds())
             )
         return found
 
@@ -212,7 +212,7 @@ class Catalogue:
     def vocabulary(self) -> dict[str, str]:
         """{lowercase word: as written} of every name, alias and abbreviation, for suggestions."""
         words = {}
-        for names in (self.agents, self.products, self.targets, self.conditions):
+        for names in self.kinds():
             for spelled in names.values():
                 for name in spelled:
                     if len(name) > 60:  # a description, not a name
