@@ -73,7 +73,7 @@ def test_the_index_answers_without_reading_every_title_or_nct_number():
         assert found("haplo")
     searched = " ".join(query["sql"] for query in queries)
     assert not re.search(r'"(title|nct_id)"\S* LIKE', searched)
-    assert ("MATCH" if connection.vendor == "sqlite" else "to_tsvector") in searched
+    assert ("MATCH" if connection.vendor == "sqlite" else "@@ to_tsquery") in searched
 
 
 def found_on_the_page(client, query: str) -> set[str]:

@@ -10,12 +10,13 @@ abbreviate (`AML` also finds "acute myeloid leukemia"). Names are those of agent
 brand and code names included), NK cell products, targets (an agent's, or a product's CAR's)
 and conditions.
 
-The NCT number and title are searched through a full-text index (migration 0003): FTS5 on SQLite,
-a GIN index over a `simple` tsvector on PostgreSQL. The names come from the catalogue, a few
-hundred rows read once per data version (four queries, whatever the number of words) and matched
-here; they lead to trials through the link tables' indexes. So each word costs one full-text
-lookup, and one query of index lookups if it names a record; no query reads every title or
-joins every trial to its agents.
+The NCT number and title are searched through a full-text index of their own table, each row a
+trial's id and words: FTS5 on SQLite (migration 0003), a `simple` tsvector with a GIN index on
+PostgreSQL (migration 0011). The names come from the catalogue, a few hundred rows read once
+per data version (four queries, whatever the number of words) and matched here; they lead to
+trials through the link tables' indexes. So each word costs one full-text lookup, and one query
+of index lookups if it names a record; no query reads every title or joins every trial to its
+agents.
 
 A search that finds nothing can suggest words of the catalogue spelled like the query's
 (`search_suggestions`).
@@ -26,7 +27,6 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from pyroaring import BitMap64
 
@@ -43,7 +43,7 @@ WORD_PART = re.compile(r"[^\W_]+")
 # Where letters meet digits inside a part: "il15" is "il" then "15".
 LETTERS_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 NCT_PREFIX = re.compile(r"^nct\d*$")
-SQLITE_TABLE = "trials_trial_search"
+SEARCH_TABLE = "trials_trial_search"
 POSTGRES_CONFIG = "simple"
 MAX_SUGGESTIONS = 3
 MAX_REMEMBERED_WORDS = 1_000
@@ -77,11 +77,6 @@ def forget_catalogue() -> None:
     back under an old version)."""
     global _catalogue
     _catalogue = None
-
-
-def search_document():
-    """The PostgreSQL expression that the GIN index holds and a search compares against."""
-    return SearchVector("nct_id", "title", config=POSTGRES_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -307,17 +302,19 @@ def _titled(ways: list[Spelling]) -> list[int]:
             + ")"
             for way in ways
         )
-        query = SearchQuery(alternatives, search_type="raw", config=POSTGRES_CONFIG)
-        titled = Trial.objects.annotate(document=search_document()).filter(document=query)
-        return [trial_id for (trial_id,) in cursor_rows(titled.values_list("pk"))]
-    alternatives = " OR ".join(
-        f'"{" ".join(way.parts)}"' + ("*" if way.prefix else "") for way in ways
-    )
-    # The index's rowids are the trials' ids (an external-content table kept by triggers,
-    # migration 0003): reading them from it alone skips a lookup of each match in the trials'
-    # table, the most of such a query's time for a common word.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT rowid FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH %s", [alternatives]
+        # Migration 0011's table of each trial's id and document, read alone as on SQLite.
+        sql = f"SELECT id FROM {SEARCH_TABLE} WHERE document @@ to_tsquery(%s::regconfig, %s)"
+        params = [POSTGRES_CONFIG, alternatives]
+    else:
+        alternatives = " OR ".join(
+            f'"{" ".join(way.parts)}"' + ("*" if way.prefix else "") for way in ways
         )
-        return [rowid for (rowid,) in cursor.fetchall()]
+        # The index's rowids are the trials' ids (an external-content table kept by triggers,
+        # migration 0003).
+        sql = f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH %s"
+        params = [alternatives]
+    # Read from the index's table alone, without a lookup of each match in the trials' table:
+    # that lookup was most of a common word's time.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [trial_id for (trial_id,) in cursor.fetchall()]
