@@ -1,4 +1,6 @@
 import os
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -43,6 +45,14 @@ def no_chance_cleanup(monkeypatch):
     """Query counts are exact: the rate limit's cleanup of long-gone periods, which one request
     in CLEANUP_ONE_IN also runs, would add a query by chance (tests/test_abuse.py tests it)."""
     monkeypatch.setattr(throttling, "CLEANUP_ONE_IN", 10**18)
+
+
+@pytest.fixture
+def one_rate_limit_period(monkeypatch):
+    """The rate limit's clock stopped: a period (minute) that ended during a test's requests
+    would start the count afresh."""
+    now = time.time()
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture(autouse=True)

@@ -202,7 +202,7 @@ def test_signed_in_requests_are_never_answered_from_the_cache():
     assert len(queries) > 1 + 2  # the version and the session and user, then the view's own
 
 
-def test_cached_answers_still_count_against_the_anonymous_rate_limit(api):
+def test_cached_answers_still_count_against_the_anonymous_rate_limit(api, one_rate_limit_period):
     allowed, _ = AnonRateThrottle().parse_rate(AnonRateThrottle().get_rate())
     statuses = [api.get("/api/v1/").status_code for _ in range(allowed + 1)]
     assert statuses == [200] * allowed + [429]
