@@ -280,6 +280,9 @@ def test_the_page_rate_limit_holds_across_workers(served):
     environment = {**served["environment"], "PAGES_ANON_THROTTLE_RATE": "20/minute"}
     with gunicorn(environment, served["folder"]) as (base_url, _):
         with httpx.Client(base_url=base_url, timeout=30) as client:
+            # The requests take a second or two: within one minute, so one count holds them all.
+            if 60 - time.time() % 60 < 10:
+                time.sleep(60 - time.time() % 60)
             answers = [client.get("/landscape/") for _ in range(30)]
     counts = statuses(answers)
     assert set(counts) == {200, 429} and counts[200] <= 20, counts
