@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent, Target
 from nkkb.core import facets
@@ -17,6 +18,7 @@ from nkkb.core.facets import (
     indexed_selection,
 )
 from registry.models import RegistryRecord
+from trials import best_known
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, Trial, TrialAgent
 
@@ -159,7 +161,7 @@ def test_a_filter_that_is_not_a_facet_is_left_to_sql():
 @pytest.mark.parametrize(
     ("listed_ids", "walked_per_id", "walk_slice"),
     [(0, 4, None), (0, 4, 1), (5_000, 0, None), (5_000, 4, None)],
-    ids=["walked", "walked-in-slices", "listed", "walked-where-it-reads-few-rows"],
+    ids=["walked", "walked-in-two-statements", "listed", "walked-where-it-reads-few-rows"],
 )
 @pytest.mark.parametrize(
     "selection",
@@ -180,7 +182,7 @@ def test_every_page_of_a_selection_is_the_page_sql_finds(
     monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
     monkeypatch.setattr(facets, "MAX_LISTED_IDS", listed_ids)
     monkeypatch.setattr(facets, "WALKED_ROWS_PER_LISTED_ID", walked_per_id)
-    if walk_slice:  # slices of one row: a walk of many slices
+    if walk_slice:  # a first statement of one row, the rest in a second
         monkeypatch.setattr(facets, "WALK_ESTIMATE_FACTOR", 0)
         monkeypatch.setattr(facets, "WALK_MARGIN", walk_slice)
     selected = TrialFilterSet(QueryDict(selection), queryset=Trial.objects.all()).qs
@@ -222,7 +224,50 @@ def test_writers_draw_history_ids_in_the_order_they_commit():
         waited = not second_committed.wait(0.5)
     second.join(timeout=10)
     assert waited and second_committed.is_set()
-    first_id, second_id = (
-        Condition.history.get(slug=slug).history_id for slug in ("first-writer", "second-writer")
+
+
+@pytest.mark.django_db
+def test_a_walk_runs_the_same_queries_however_many_trials_come_before_the_page(monkeypatch):
+    """Its first statement reads as many rows as the estimate says, a second the rest it may
+    read: trials added ahead of the page in the ordering cost no statement more."""
+    monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
+    monkeypatch.setattr(facets, "MAX_LISTED_IDS", 0)
+    monkeypatch.setattr(facets, "WALK_ESTIMATE_FACTOR", 0)
+    monkeypatch.setattr(facets, "WALK_MARGIN", 1)
+
+    def page():
+        selected = TrialFilterSet(QueryDict("therapy_class=cytokine"), queryset=Trial.objects.all())
+        selected = selected.qs
+        assert isinstance(selected, SelectedQuerySet)
+        with CaptureQueriesContext(connection) as queries:
+            nct_ids = [trial.nct_id for trial in selected[0:10]]
+        return nct_ids, len(queries)
+
+    before = page()
+    template = trial()
+    Trial.objects.bulk_create(
+        Trial(
+            nct_id=f"NCT00000{number:03d}",  # before every seed trial's NCT number
+            title=f"Ahead {number}",
+            source_section=template.source_section,
+            source_quote=template.source_quote,
+            source_summary=template.source_summary,
+        )
+        for number in range(300)
     )
-    assert first_id < second_id
+    assert page() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rows", [best_known.phase_rows, best_known.status_rows])
+def test_a_best_known_facet_read_for_some_trials_is_its_full_read_for_them(rows):
+    """A mend reads the touched trials' phase and status in one query that gives each trial
+    one option: right only because the options' conditions exclude one another."""
+    full = {
+        (value, trial_id)
+        for queryset in rows()
+        for value, trial_id in queryset.values_list("facet_value", "facet_result")
+    }
+    ids = list(Trial.objects.values_list("pk", flat=True))
+    assert set(rows.restricted(ids)) == full
+    assert len({trial_id for _, trial_id in full}) == len(full) == len(ids)

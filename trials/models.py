@@ -437,6 +437,10 @@ def gives_therapy_class(role: str) -> bool:
     return role not in ROLES_WITHOUT_THERAPY_CLASS
 
 
+# Read once: an enum's `values` builds its list on every read, once per trial of a page.
+THERAPY_CLASS_ORDER = tuple(TherapyClass.values)
+
+
 def therapy_classes_of(agent_links, nk_products) -> list[str]:
     """The therapy classes of a trial with these agent links (each with its `role` and its
     `agent.agent_class`) and NK cell products, in TherapyClass order.
@@ -448,10 +452,6 @@ def therapy_classes_of(agent_links, nk_products) -> list[str]:
     if nk_products:
         classes.add(TherapyClass.NK_CELL_PRODUCT)
     return [value for value in THERAPY_CLASS_ORDER if value in classes]
-
-
-# Read once: an enum's `values` builds its list on every read, once per trial of a page.
-THERAPY_CLASS_ORDER = tuple(TherapyClass.values)
 
 
 def compatibility_warnings_of(agent_links, nk_products) -> list[CompatibilityWarning]:

@@ -33,7 +33,7 @@ from pyroaring import BitMap64
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.caching import data_version
 from nkkb.core.facets import SelectedQuerySet
-from nkkb.core.queries import cursor_rows, ids_subquery
+from nkkb.core.queries import cursor_rows, ids_subquery, sql_rows
 
 from .models import Condition, Trial, TrialAgent
 
@@ -315,6 +315,4 @@ def _titled(ways: list[Spelling]) -> list[int]:
         params = [alternatives]
     # Read from the index's table alone, without a lookup of each match in the trials' table:
     # that lookup was most of a common word's time.
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [trial_id for (trial_id,) in cursor.fetchall()]
+    return [trial_id for (trial_id,) in sql_rows(sql, params)]

@@ -346,8 +346,8 @@ MIN_WALKED_IDS = 1_000
 MAX_LISTED_IDS = 5_000
 MAX_WALKED_ROWS = 20_000
 WALKED_ROWS_PER_LISTED_ID = 4
-# A walk's first slice: the rows the estimate says the page needs, times this, plus this many,
-# so that it rarely needs a second.
+# A walk's first statement: the rows the estimate says the page needs, times this, plus this
+# many, so that it rarely needs a second.
 WALK_ESTIMATE_FACTOR = 1.25
 WALK_MARGIN = 64
 
@@ -438,8 +438,10 @@ class SelectedQuerySet(QuerySet):
         from its rows in that order, keeping the selected; None where the ordering is another
         or the walk would read more than `most` rows.
 
-        The rows come in slices (one statement each, no server-side cursor), the first as long
-        as the selection's density says the page needs (estimated from the largest id)."""
+        The rows come in at most two statements (no server-side cursor): the first reads as
+        many as the selection's density says the page needs (estimated from the largest id),
+        a second the rest the walk may read, so that a walk's queries do not grow with the
+        data however the selection lies in the ordering."""
         # A walk reads at least `stop` rows.
         if self.query.order_by or not self.query.default_ordering or stop > most:
             return None
@@ -462,6 +464,7 @@ class SelectedQuerySet(QuerySet):
             if len(ids) < length:  # the last rows
                 return found
             read += length
+            length = most - read
         return None
 
 

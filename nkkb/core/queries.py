@@ -19,13 +19,21 @@ from django.db.models.expressions import RawSQL
 def ids_subquery(ids):
     """`ids` as a subquery of one parameter, however many there are (a literal IN list is
     bounded by the database's parameter limit, and its SQL changes with its length)."""
-    return RawSQL(*_ids_sql(ids))
-
-
-def _ids_sql(ids) -> tuple[str, list]:
     if connection.vendor == "postgresql":
-        return "SELECT unnest(%s::bigint[])", [list(ids)]
-    return "SELECT value FROM json_each(%s)", [json.dumps(list(ids))]
+        return RawSQL("SELECT unnest(%s::bigint[])", [_ids_parameter(ids)])
+    return RawSQL("SELECT value FROM json_each(%s)", [_ids_parameter(ids)])
+
+
+def _ids_parameter(ids):
+    """The one parameter that `ids_subquery` sends for `ids`."""
+    return list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
+
+
+def sql_rows(sql: str, params) -> list[tuple]:
+    """The rows of one statement, as the database cursor gives them."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def cursor_rows(queryset: QuerySet) -> list[tuple]:
@@ -33,25 +41,22 @@ def cursor_rows(queryset: QuerySet) -> list[tuple]:
     ORM leaves as the database gives them (ids, integers, text): for thousands of rows, the
     ORM's iteration costs more than the query."""
     try:
-        sql, params = queryset.query.sql_with_params()
+        return sql_rows(*queryset.query.sql_with_params())
     except EmptyResultSet:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 class _Compiled:
     """One query's SQL and parameters for one database, the place of the ids among the
     parameters, and the conversions the ORM applies to its columns' values."""
 
-    def __init__(self, queryset: QuerySet, ids_parameter):
+    def __init__(self, queryset: QuerySet, ids_placeholder):
         compiler = queryset.query.get_compiler(connection=connection)
         self.sql, params = compiler.as_sql()
         self.params = list(params)
         # The ids' parameter is found by identity: another parameter may hold an equal value.
         (self.ids_position,) = (
-            position for position, param in enumerate(self.params) if param is ids_parameter
+            position for position, param in enumerate(self.params) if param is ids_placeholder
         )
         columns = [select[0] for select in compiler.select[: compiler.col_count]]
         self.converters = list(compiler.get_converters(columns).items())
@@ -75,10 +80,8 @@ class IdsQuery:
             compiled = _Compiled(self.build(placeholder), placeholder.params[0])
             self._compiled[connection.vendor] = compiled
         params = list(compiled.params)
-        params[compiled.ids_position] = _ids_sql(ids)[1][0]
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
+        params[compiled.ids_position] = _ids_parameter(ids)
+        rows = sql_rows(compiled.sql, params)
         if not compiled.converters:
             return rows
         return [self._converted(row, compiled.converters) for row in rows]

@@ -2,8 +2,8 @@
 its own, as SQLite's FTS5 table is (migration 0003).
 
 A GIN index over the trials' table finds the matching trials, but reading their ids then visits
-each match's row of that wide table: 14.5 ms for a common word's 10,274 matches at 600,000 trials,
-against 6.7 ms in a table of (id, document) (BENCHMARKS.md, "Issue 17, third round"). Triggers
+each match's row of that wide table, about twice the time of the same read from a table of
+(id, document) (BENCHMARKS.md, "Issue 17, third round"). Triggers
 keep the table in step with every insert, change of NCT number or title, delete and truncation
 of trials_trial; no foreign key, so that emptying trials_trial (TRUNCATE) needs no CASCADE.
 """
@@ -47,10 +47,10 @@ CREATE = [
     f"INSERT INTO {TABLE} (id, document) SELECT id, {DOCUMENT.format(row='trials_trial')} "
     "FROM trials_trial",
 ]
+TRIGGERS = ("insert", "update", "delete", "truncate")
 DROP = [
-    *(f"DROP TRIGGER {TABLE}_{event} ON trials_trial" for event in ("insert", "update", "delete")),
-    f"DROP TRIGGER {TABLE}_truncate ON trials_trial",
-    *(f"DROP FUNCTION {TABLE}_{name}()" for name in ("write", "delete", "truncate")),
+    *(f"DROP TRIGGER {TABLE}_{event} ON trials_trial" for event in TRIGGERS),
+    *(f"DROP FUNCTION {TABLE}_{function}()" for function in ("write", "delete", "truncate")),
     f"DROP TABLE {TABLE}",
 ]
 
