@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from trials.filtersets import ConditionFilterSet, TrialFilterSet
+from trials.models import Condition
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +185,13 @@ def test_every_field_has_a_filter_or_a_reason_for_none(name):
         if field not in filters and FILTER_FIELD_NAMES.get(field) not in filters
     }
     assert without_filter <= set(UNFILTERED_FIELDS), without_filter - set(UNFILTERED_FIELDS)
+
+
+def test_choices_read_from_the_database_follow_it_after_the_form_was_first_built():
+    # Each FilterSet class builds its form once; options that come from the records must not
+    # be frozen in it.
+    assert not TrialFilterSet(QueryDict("condition=newly-curated")).is_valid()
+    Condition.objects.create(name="Newly curated", slug="newly-curated")
+    filterset = TrialFilterSet(QueryDict("condition=newly-curated"))
+    assert filterset.is_valid(), filterset.errors
+    assert "Newly curated" in dict(filterset.form.fields["condition"].choices)["newly-curated"]

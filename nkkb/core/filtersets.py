@@ -102,6 +102,9 @@ class SearchFilterSet(django_filters.FilterSet):
                 filter_.field_class = StrictBooleanField
         return filters
 
+    def get_form_class(self):
+        return _form_class(type(self))
+
     def search(self, queryset, name, value):
         """`q`: its whole text, as one phrase, in one of the search fields."""
         value = value.strip()
@@ -120,6 +123,14 @@ class SearchFilterSet(django_filters.FilterSet):
         return matching(queryset, condition, cls.search_fields)
 
 
+@functools.cache
+def _form_class(filterset_class):
+    """The form of `filterset_class`, built once: django-filter builds a form class and each of
+    its fields for every FilterSet, though they depend on the class alone (choices given as a
+    function are still read each time the form is used); each form copies its fields."""
+    return super(SearchFilterSet, filterset_class()).get_form_class()
+
+
 class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
     """Options OR-ed; through a to-many relation, a subquery rather than a join and DISTINCT."""
 
@@ -127,6 +138,8 @@ class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
         super().__init__(*args, distinct=False, **kwargs)
 
     def filter(self, qs, value):
+        if not value:
+            return qs
         if not lookup_spawns_duplicates(qs.model._meta, self.field_name):
             return super().filter(qs, value)
         unfiltered = qs.model._default_manager.all()
