@@ -33,7 +33,7 @@ from pyroaring import BitMap64
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.caching import data_version
 from nkkb.core.facets import SelectedQuerySet
-from nkkb.core.queries import cursor_rows, ids_subquery, sql_rows
+from nkkb.core.queries import IdsQuery, ids_subquery, sql_rows
 
 from .models import Condition, Trial, TrialAgent
 
@@ -266,8 +266,15 @@ def _word_trial_ids(word: str, catalogue: Catalogue) -> BitMap64:
     if not ways:
         return BitMap64()
     agents, products, targets, conditions = catalogue.matching(ways)
+    linked = LINKED_TRIALS(agents, products, targets, conditions)
+    return BitMap64(_titled(ways)) | BitMap64(trial_id for (trial_id,) in linked)
+
+
+def _linked_trials(agents, products, targets, conditions):
+    """Ids of the trials linked to one of the agents, products or conditions, or to an agent
+    or product that binds one of the targets (with repeats)."""
     product_links = Trial.nk_products.through.objects.order_by()
-    linked = (
+    return (
         TrialAgent.objects.filter(agent__in=agents)
         .order_by()
         .values_list("trial_id", flat=True)
@@ -286,7 +293,9 @@ def _word_trial_ids(word: str, catalogue: Catalogue) -> BitMap64:
             all=True,
         )
     )
-    return BitMap64(_titled(ways)) | BitMap64(trial_id for (trial_id,) in cursor_rows(linked))
+
+
+LINKED_TRIALS = IdsQuery(_linked_trials, sets=4)
 
 
 def _titled(ways: list[Spelling]) -> list[int]:

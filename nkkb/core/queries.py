@@ -47,40 +47,48 @@ def cursor_rows(queryset: QuerySet) -> list[tuple]:
 
 
 class _Compiled:
-    """One query's SQL and parameters for one database, the place of the ids among the
+    """One query's SQL and parameters for one database, the places of each set of ids among the
     parameters, and the conversions the ORM applies to its columns' values."""
 
-    def __init__(self, queryset: QuerySet, ids_placeholder):
+    def __init__(self, queryset: QuerySet, ids_placeholders: list):
         compiler = queryset.query.get_compiler(connection=connection)
         self.sql, params = compiler.as_sql()
         self.params = list(params)
-        # The ids' parameter is found by identity: another parameter may hold an equal value.
-        (self.ids_position,) = (
-            position for position, param in enumerate(self.params) if param is ids_placeholder
-        )
+        # A set's parameter is found by identity: another parameter may hold an equal value.
+        self.ids_positions = [
+            [position for position, param in enumerate(self.params) if param is placeholder]
+            for placeholder in ids_placeholders
+        ]
+        assert all(self.ids_positions), "a set of ids the query does not read"
         columns = [select[0] for select in compiler.select[: compiler.col_count]]
         self.converters = list(compiler.get_converters(columns).items())
 
 
 class IdsQuery:
-    """The rows, as tuples, of a `values_list` query over a set of ids.
+    """The rows, as tuples, of a `values_list` query over one or more sets of ids.
 
-    `build(ids)` returns the query, given the ids as a subquery to filter by (`field__in=ids`);
-    it is called once per database vendor, and every later call only sends new ids. The rows
-    are converted as the ORM converts them (booleans on SQLite, JSON, dates)."""
+    `build(*ids)` returns the query, given each set of ids as a subquery to filter by
+    (`field__in=ids`); it is called once per database vendor, and every later call only sends
+    new ids. The rows are converted as the ORM converts them (booleans on SQLite, JSON, dates)."""
 
-    def __init__(self, build: Callable[[RawSQL], QuerySet]):
+    def __init__(self, build: Callable[..., QuerySet], *, sets: int = 1):
         self.build = build
+        self.sets = sets
         self._compiled: dict[str, _Compiled] = {}
 
-    def __call__(self, ids) -> list[tuple]:
+    def __call__(self, *ids_sets) -> list[tuple]:
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
-            placeholder = ids_subquery([])
-            compiled = _Compiled(self.build(placeholder), placeholder.params[0])
+            # Distinct ids, so that each placeholder is a parameter object of its own.
+            subqueries = [ids_subquery([-number]) for number in range(1, self.sets + 1)]
+            compiled = _Compiled(
+                self.build(*subqueries), [subquery.params[0] for subquery in subqueries]
+            )
             self._compiled[connection.vendor] = compiled
         params = list(compiled.params)
-        params[compiled.ids_position] = _ids_parameter(ids)
+        for positions, ids in zip(compiled.ids_positions, ids_sets, strict=True):
+            for position in positions:
+                params[position] = _ids_parameter(ids)
         rows = sql_rows(compiled.sql, params)
         if not compiled.converters:
             return rows
