@@ -13,6 +13,7 @@ from nkkb.core.filtersets import (
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
     SearchFilterSet,
+    no_value,
     slug_filter,
 )
 from nkkb.core.queries import ids_subquery
@@ -338,7 +339,7 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""
-        if not targets:
+        if no_value(targets):
             return queryset
         by_agents = TrialAgent.objects.filter(agent__targets__in=targets)
         by_products = Trial.nk_products.through.objects.filter(nkcellproduct__targets__in=targets)

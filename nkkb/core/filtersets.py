@@ -131,6 +131,12 @@ def _form_class(filterset_class):
     return super(SearchFilterSet, filterset_class()).get_form_class()
 
 
+def no_value(value) -> bool:
+    """Whether a filter was given nothing. An empty choice of records is an empty QuerySet,
+    which `not value` would run (its query compiled, only to find it empty)."""
+    return value.query.is_empty() if isinstance(value, QuerySet) else not value
+
+
 class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
     """Options OR-ed; through a to-many relation, a subquery rather than a join and DISTINCT."""
 
@@ -138,7 +144,7 @@ class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
         super().__init__(*args, distinct=False, **kwargs)
 
     def filter(self, qs, value):
-        if not value:
+        if no_value(value):
             return qs
         if not lookup_spawns_duplicates(qs.model._meta, self.field_name):
             return super().filter(qs, value)
