@@ -2,10 +2,13 @@
 of their own.
 
 Each synthetic trial copies the shape of a curated trial drawn at random: its phase, status,
-agents with their roles, NK cell products, conditions and results. So the agents, products,
-conditions and results per trial, and the phases and statuses, keep the seed's proportions, and
-every combination is one the knowledge base really holds. Rows are bulk-inserted without history:
-they are no curator's edits.
+agents with their roles, NK cell products, conditions and results, and the template's registry
+record if it has one (under the synthetic NCT number: a synced knowledge base holds what the
+registry says of its trials, and at registry scale those records are most of the data). So the
+agents, products, conditions and results per trial, the phases and statuses, and the share of
+trials with a registry record keep the seed's proportions, and every combination is one the
+knowledge base really holds. Rows are bulk-inserted without history: they are no curator's
+edits.
 """
 
 import random
@@ -16,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from nkkb.core.knowledge_base import knowledge_base_counts
+from registry.models import RegistryRecord
 from trials.models import Result, Trial, TrialAgent
 from trials.services.seed import seed_load
 
@@ -89,11 +93,12 @@ class _Template:
     product_ids: list[int]
     condition_ids: list[int]
     results: list[Result]
+    registry_record: RegistryRecord | None
 
 
 def _templates() -> list[_Template]:
     curated = Trial.objects.exclude(pk__in=synthetic_trials().values("pk")).prefetch_related(
-        "trial_agents", "nk_products", "conditions", "results"
+        "trial_agents", "nk_products", "conditions", "results", "registry_record"
     )
     return [
         _Template(
@@ -102,6 +107,7 @@ def _templates() -> list[_Template]:
             product_ids=[product.pk for product in trial.nk_products.all()],
             condition_ids=[condition.pk for condition in trial.conditions.all()],
             results=list(trial.results.all()),
+            registry_record=trial.registry_record,
         )
         for trial in curated
     ]
@@ -113,7 +119,7 @@ def _insert(shaped: list[tuple[int, _Template]], rng: random.Random):
     )
     ConditionLink = Trial.conditions.through
     ProductLink = Trial.nk_products.through
-    agent_links, condition_links, product_links, results = [], [], [], []
+    agent_links, condition_links, product_links, results, records = [], [], [], [], []
     for trial, (_, template) in zip(trials, shaped, strict=True):
         agent_links += [
             TrialAgent(trial=trial, agent_id=link.agent_id, role=link.role, detail=link.detail)
@@ -126,10 +132,13 @@ def _insert(shaped: list[tuple[int, _Template]], rng: random.Random):
             ProductLink(trial=trial, nkcellproduct_id=pk) for pk in template.product_ids
         ]
         results += [_result(trial, result, template.trial) for result in template.results]
+        if template.registry_record is not None:
+            records.append(_registry_record(trial, template.registry_record))
     TrialAgent.objects.bulk_create(agent_links)
     ConditionLink.objects.bulk_create(condition_links)
     ProductLink.objects.bulk_create(product_links)
     Result.objects.bulk_create(results)
+    RegistryRecord.objects.bulk_create(records)
 
 
 def _provenance(template: Trial) -> dict:
@@ -176,3 +185,13 @@ def _result(trial: Trial, curated: Result, template: Trial) -> Result:
         timepoint=curated.timepoint,
         **_provenance(template),
     )
+
+
+def _registry_record(trial: Trial, curated: RegistryRecord) -> RegistryRecord:
+    """The template's registry record, every field as it is, under the synthetic trial's number."""
+    fields = {
+        field.attname: getattr(curated, field.attname)
+        for field in RegistryRecord._meta.concrete_fields
+        if not field.primary_key
+    }
+    return RegistryRecord(**{**fields, "nct_id": trial.nct_id})

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from bench.synthetic import synthetic_generate, synthetic_trials
+from registry.models import RegistryRecord
 from trials.models import Trial
 from trials.services.candidates import REVIEW_PROVENANCE_FIELDS
 
@@ -54,6 +55,16 @@ def test_an_empty_database_gets_the_seed_and_n_valid_synthetic_trials_in_its_pro
         assert set(made_shares) <= set(seed_shares)
         for value, share in made_shares.items():
             assert share == pytest.approx(seed_shares[value], abs=0.1), (field, value)
+
+    # As many have a registry record as the seed's trials do, each its template's.
+    recorded = RegistryRecord.objects.filter(nct_id__in=synthetic.values("nct_id"))
+    seed_share = RegistryRecord.objects.filter(nct_id__in=curated.values("nct_id")).count() / 58
+    assert recorded.count() / N == pytest.approx(seed_share, abs=0.1)
+    for record in recorded.order_by("?")[:20]:
+        record.full_clean()
+        summary = synthetic.get(nct_id=record.nct_id).source_summary
+        template_nct = summary.rsplit(" ", 1)[1].rstrip(".")
+        assert record.interventions == RegistryRecord.objects.get(nct_id=template_nct).interventions
 
     for trial in synthetic.order_by("?")[:20]:
         trial.full_clean(exclude=REVIEW_PROVENANCE_FIELDS)
