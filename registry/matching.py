@@ -1,6 +1,7 @@
 """Names as the registry writes them, matched against the knowledge base's agents and NK cell
 products: "Daratumumab SC", "IL-2 (aldesleukin)" and "Pembrolizumab + Carboplatin" included."""
 
+import functools
 import re
 
 # Ways a registry name tells its route of administration: "Daratumumab SC".
@@ -19,13 +20,16 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[\W_]+", "", text)
 
 
-def name_keys(name: str) -> set[str]:
+# The same names recur in thousands of registry records (the drugs of a regimen, the knowledge
+# base's own agents): each is normalised once.
+@functools.lru_cache(maxsize=16_384)
+def name_keys(name: str) -> frozenset[str]:
     """The normalised forms a name may be known by: itself, the name in its bracketed ending
     ("aldesleukin" of "IL-2 (aldesleukin)") and its part before a description
     ("NKX101" of "NKX101 - CAR NK cell therapy")."""
     forms = [name, name.split(" - ")[0]]
     forms += re.findall(r"[(\[]([^()\[\]]+)[)\]]\s*$", name)
-    return {key for key in map(normalise_name, forms) if key}
+    return frozenset(key for key in map(normalise_name, forms) if key)
 
 
 def split_names(name: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import math
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 
@@ -9,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+import trials.discrepancies
 from agents.models import Agent
 from registry.matching import normalise_name, split_names
 from registry.models import RegistryRecord
@@ -214,10 +216,17 @@ def test_a_trial_without_a_registry_record_has_no_discrepancy(trial):
     assert discrepancies(Trial.objects.filter(pk=trial.pk)) == []
 
 
-def test_discrepancies_of_all_trials_take_a_fixed_number_of_queries(django_assert_num_queries):
+def test_discrepancies_of_all_trials_take_a_fixed_number_of_queries_per_batch(
+    django_assert_num_queries, monkeypatch
+):
     registry_snapshot_load(path=SNAPSHOT)
+    # The trials' ids, then three reads per batch of trials.
     with django_assert_num_queries(4):
         many = discrepancies()
+    recorded = RegistryRecord.objects.filter(nct_id__in=Trial.objects.values("nct_id")).count()
+    monkeypatch.setattr(trials.discrepancies, "BATCH_SIZE", 4)
+    with django_assert_num_queries(1 + 3 * math.ceil(recorded / 4)):
+        assert discrepancies() == many
     RegistryRecord.objects.exclude(nct_id__in=["NCT04590963", "NCT05221840"]).delete()
 
     with django_assert_num_queries(4):

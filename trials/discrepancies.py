@@ -5,10 +5,13 @@ has none: it is not yet synced. The registry's silence is never a discrepancy, a
 curator's: a value only one side states is a gap, not a disagreement.
 """
 
+from collections import defaultdict
 from dataclasses import dataclass
+from types import SimpleNamespace
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 
+from nkkb.core.queries import IdsQuery, row_record
 from registry.choices import Actuality, OverallStatus, RegistryPhase
 from registry.matching import name_keys, names_of, unlinked_names
 from registry.models import RegistryRecord, first_day
@@ -32,6 +35,8 @@ PHASE_RANGES: dict[str, tuple[int, int]] = {
     Phase.III: (3, 3),
     Phase.IV: (4, 4),
 }
+# Read once: an enum's `values` builds its list on every read, once per trial compared.
+TRIAL_STATUSES = frozenset(TrialStatus.values)
 # A trial's life runs from before recruiting to finished. A registry status before the finish
 # for a trial curators call finished goes backward: either the registry copy predates what the
 # review knew (the record's as-of date says how old it is), or the trial was reopened. The other
@@ -58,22 +63,82 @@ class Discrepancy:
     message: str
 
 
+# Trials compared per round of queries: the reads stay a few per batch, and memory bounded,
+# however many trials have a registry record.
+BATCH_SIZE = 2_000
+TRIAL_FIELDS = ("id", "nct_id", "phase", "status", "enrollment", "last_updated")
+RECORD_FIELDS = (
+    "nct_id",
+    "phases",
+    "overall_status",
+    "enrollment",
+    "enrollment_type",
+    "interventions",
+    "last_update_posted",
+    "as_of",
+)
+NAME_FIELDS = ("name", "slug", "aliases")
+
+
 def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
     """The discrepancies of every trial in `queryset` (default: all) that has a registry record,
-    in a fixed number of queries."""
+    in NCT number order.
+
+    Trials, records and linked names are read as plain rows, only the fields compared, a batch
+    at a time: at registry scale, model instances of every trial and its record (each with a
+    dozen JSON fields) took minutes and their memory grew with the knowledge base."""
+    return [found for _, compared in _compared_trials(queryset) for found in compared]
+
+
+def trials_with_discrepancies(queryset: QuerySet | None = None) -> list[int]:
+    """Ids of the trials in `queryset` (default: all) with at least one discrepancy."""
+    return [trial_id for trial_id, compared in _compared_trials(queryset) if compared]
+
+
+def _compared_trials(queryset: QuerySet | None):
+    """(id, discrepancies) of each trial in `queryset` that has a registry record."""
     trials = (
         (Trial.objects.all() if queryset is None else queryset)
         .filter(nct_id__in=RegistryRecord.objects.values("nct_id"))
-        .prefetch_related(
-            "registry_record",
-            Prefetch("trial_agents", queryset=TrialAgent.objects.select_related("agent")),
-            "nk_products",
-        )
         .order_by("nct_id")
+        .values_list("pk", flat=True)
     )
-    return [
-        found for trial in trials for found in trial_discrepancies(trial, trial.registry_record)
-    ]
+    ids = list(trials)
+    for start in range(0, len(ids), BATCH_SIZE):
+        yield from _compared_batch(ids[start : start + BATCH_SIZE])
+
+
+TRIALS = IdsQuery(
+    lambda ids: Trial.objects.filter(pk__in=ids).order_by("nct_id").values_list(*TRIAL_FIELDS)
+)
+RECORDS = IdsQuery(
+    lambda ids: RegistryRecord.objects.filter(
+        nct_id__in=Trial.objects.filter(pk__in=ids).values("nct_id")
+    ).values_list(*RECORD_FIELDS)
+)
+LINKED_NAMES = IdsQuery(
+    lambda ids: (
+        TrialAgent.objects.filter(trial_id__in=ids)
+        .order_by()
+        .values_list("trial_id", *(f"agent__{name}" for name in NAME_FIELDS))
+        .union(
+            Trial.nk_products.through.objects.filter(trial_id__in=ids)
+            .order_by()
+            .values_list("trial_id", *(f"nkcellproduct__{name}" for name in NAME_FIELDS)),
+            all=True,
+        )
+    )
+)
+
+
+def _compared_batch(ids: list[int]):
+    records = {row[0]: row_record(RECORD_FIELDS, row) for row in RECORDS(ids)}
+    linked = defaultdict(list)
+    for trial_id, name, slug, aliases in LINKED_NAMES(ids):
+        linked[trial_id].append(SimpleNamespace(name=name, slug=slug, aliases=aliases))
+    for row in TRIALS(ids):
+        trial = row_record(TRIAL_FIELDS, row)
+        yield trial.id, _compared(trial, records[trial.nct_id], linked[trial.id])
 
 
 def trial_discrepancies(trial: Trial, record: RegistryRecord | None) -> list[Discrepancy]:
@@ -88,7 +153,12 @@ def discrepancies_of(trial, record, agent_links, nk_products) -> list[Discrepanc
     read path, trials/api/reading.py)."""
     if record is None:
         return []
-    linked = [link.agent for link in agent_links] + list(nk_products)
+    return _compared(trial, record, [link.agent for link in agent_links] + list(nk_products))
+
+
+def _compared(trial, record, linked: list) -> list[Discrepancy]:
+    """Where `record` and `trial` differ, for a trial linked to these agents and NK cell
+    products (anything with a name, slug and aliases)."""
     found = [
         *_phase(trial, record),
         *_status(trial, record),
@@ -124,7 +194,7 @@ def _phase(trial: Trial, record: RegistryRecord):
 
 
 def _status(trial: Trial, record: RegistryRecord):
-    if trial.status not in TrialStatus.values or record.overall_status is None:
+    if trial.status not in TRIAL_STATUSES or record.overall_status is None:
         return
     if trial.status == record.overall_status:
         return

@@ -22,7 +22,7 @@ from registry.models import RegistryRecord
 
 from . import best_known
 from .choices import Phase, TherapyClass
-from .discrepancies import discrepancies
+from .discrepancies import trials_with_discrepancies
 from .models import (
     Condition,
     Trial,
@@ -330,8 +330,8 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         return queryset.filter(condition if has_record else ~condition)
 
     def filter_has_discrepancy(self, queryset, name, has_discrepancy):
-        differing = Q(nct_id__in={found.nct_id for found in discrepancies()})
-        return queryset.filter(differing if has_discrepancy else ~differing)
+        differing = ids_subquery(trials_with_discrepancies())
+        return (queryset.filter if has_discrepancy else queryset.exclude)(pk__in=differing)
 
     def filter_has_warning(self, queryset, name, has_warning):
         warned = ids_subquery(trial_ids_with_warnings())

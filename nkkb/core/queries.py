@@ -9,6 +9,7 @@ with new ids.
 
 import json
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
@@ -34,6 +35,11 @@ def sql_rows(sql: str, params) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def row_record(columns, values, **more) -> SimpleNamespace:
+    """A row as a plain record: each of `columns` an attribute holding its value, with `more`."""
+    return SimpleNamespace(**dict(zip(columns, values, strict=True)), **more)
 
 
 def cursor_rows(queryset: QuerySet) -> list[tuple]:

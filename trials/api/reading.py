@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from agents.compatibility import CompatibilityWarning
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.queries import IdsQuery
+from nkkb.core.queries import IdsQuery, row_record
 from registry.api.serializers import RegistryRecordSerializer
 from registry.models import RegistryRecord
 
@@ -109,14 +109,10 @@ def _ordering(relation: str, model) -> list[str]:
     ]
 
 
-def _record(columns, values, **more) -> SimpleNamespace:
-    return SimpleNamespace(**dict(zip(columns, values, strict=True)), **more)
-
-
 def _shared(records: dict, key: int, columns, values) -> SimpleNamespace:
     """The one plain record of an agent, product or condition, however many trials list it."""
     if key not in records:
-        records[key] = _record(columns, values)
+        records[key] = row_record(columns, values)
     return records[key]
 
 
@@ -193,7 +189,7 @@ RESULTS = IdsQuery(
 def _results(ids) -> dict[int, list[SimpleNamespace]]:
     by_trial = defaultdict(list)
     for trial_id, *result in RESULTS(ids):
-        by_trial[trial_id].append(_record(_result_columns(), result))
+        by_trial[trial_id].append(row_record(_result_columns(), result))
     return by_trial
 
 
@@ -209,7 +205,7 @@ def _caveats(ids) -> dict[int, list[SimpleNamespace]]:
     by_trial = defaultdict(list)
     for trial_id, slug, *caveat in CAVEATS(ids):
         agent = SimpleNamespace(slug=slug) if slug is not None else None
-        by_trial[trial_id].append(_record(_caveat_columns(), caveat, agent=agent))
+        by_trial[trial_id].append(row_record(_caveat_columns(), caveat, agent=agent))
     return by_trial
 
 
@@ -221,7 +217,7 @@ REGISTRY_RECORDS = IdsQuery(
 
 
 def _registry_records(ids) -> dict[str, SimpleNamespace]:
-    records = (_record(_registry_columns(), row) for row in REGISTRY_RECORDS(ids))
+    records = (row_record(_registry_columns(), row) for row in REGISTRY_RECORDS(ids))
     return {record.nct_id: record for record in records}
 
 
