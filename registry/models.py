@@ -323,6 +323,9 @@ class RegistryRecord(models.Model):
     class Meta:
         ordering = ["nct_id"]
         verbose_name = "registry record"
+        # The trial list's sponsor options are the records' distinct sponsors: read from this
+        # index, not from every record (a full read of the widest table at registry scale).
+        indexes = [models.Index(fields=["lead_sponsor"], name="registry_lead_sponsor_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(nct_id__regex=NCT_ID_PATTERN),
