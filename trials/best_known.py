@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db import connection
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
 
 from nkkb.core.queries import IdsQuery
 from registry.choices import Actuality, OverallStatus
@@ -29,8 +30,17 @@ CURATED, REGISTRY = "curated", "registry"
 
 
 def recorded(condition: Q) -> Q:
-    """Trials whose registry record meets `condition`."""
-    return Q(nct_id__in=RegistryRecord.objects.filter(condition).values("nct_id"))
+    """Trials whose registry record meets `condition`.
+
+    PostgreSQL cannot make `NOT (nct_id IN (records))` an anti-join (a NULL among the records
+    could make it unknown): once the records outgrow `work_mem` it reads them again for every
+    trial, which took the list's "status not stated" facet past ten minutes with 280,000
+    records. It makes EXISTS a semi- or anti-join. SQLite reads an IN subquery once into an
+    index but runs a correlated EXISTS once per trial: IN is the faster there."""
+    records = RegistryRecord.objects.filter(condition)
+    if connection.vendor == "postgresql":
+        return Q(Exists(records.filter(nct_id=OuterRef("nct_id"))))
+    return Q(nct_id__in=records.values("nct_id"))
 
 
 def _registry_phase(phase: str) -> Q:
