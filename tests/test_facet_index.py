@@ -19,7 +19,7 @@ from nkkb.core.facets import (
 )
 from registry.models import RegistryRecord
 from trials import best_known
-from trials.filtersets import TrialFilterSet
+from trials.filtersets import TrialFilterSet, sponsor_rows
 from trials.models import Condition, Trial, TrialAgent
 
 from .conftest import forget_derived_data
@@ -271,3 +271,17 @@ def test_a_best_known_facet_read_for_some_trials_is_its_full_read_for_them(rows)
     ids = list(Trial.objects.values_list("pk", flat=True))
     assert set(rows.restricted(ids)) == full
     assert len({trial_id for _, trial_id in full}) == len(full) == len(ids)
+
+
+@pytest.mark.django_db
+def test_the_sponsor_facet_read_for_some_trials_is_its_full_read_for_them():
+    full = {
+        (value, trial_id)
+        for queryset in sponsor_rows()
+        for value, trial_id in queryset.values_list("facet_value", "facet_result")
+    }
+    assert full  # the seed's registry records name sponsors
+    ids = list(Trial.objects.values_list("pk", flat=True))
+    assert set(sponsor_rows.restricted(ids)) == full
+    some = ids[::3]
+    assert set(sponsor_rows.restricted(some)) == {row for row in full if row[1] in some}
