@@ -265,9 +265,11 @@ def _word_trial_ids(word: str, catalogue: Catalogue) -> BitMap64:
     ways = spellings(word)
     if not ways:
         return BitMap64()
-    agents, products, targets, conditions = catalogue.matching(ways)
-    linked = LINKED_TRIALS(agents, products, targets, conditions)
-    return BitMap64(_titled(ways)) | BitMap64(trial_id for (trial_id,) in linked)
+    found = BitMap64(_titled(ways))
+    named = catalogue.matching(ways)  # agents, products, targets, conditions
+    if any(named):
+        found |= BitMap64(trial_id for (trial_id,) in LINKED_TRIALS(*named))
+    return found
 
 
 def _linked_trials(agents, products, targets, conditions):
