@@ -303,3 +303,18 @@ def test_the_report_filters_by_kind_and_trial(loaded):
         ("NCT04590963", "status", "backward"),
     ]
     assert registry_report("--kind", "updated").splitlines() == ["0 discrepancies in 0 trials."]
+
+
+def test_a_record_deleted_while_discrepancies_are_compared_leaves_its_trial_without_any(
+    monkeypatch,
+):
+    registry_snapshot_load(path=SNAPSHOT)
+    expected = [d for d in discrepancies() if d.nct_id != "NCT04590963"]
+    read_records = trials.discrepancies.RECORDS.__call__
+
+    def records_read_after_a_deletion(ids):
+        RegistryRecord.objects.filter(nct_id="NCT04590963").delete()
+        return read_records(ids)
+
+    monkeypatch.setattr(trials.discrepancies, "RECORDS", records_read_after_a_deletion)
+    assert discrepancies() == expected

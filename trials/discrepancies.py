@@ -138,7 +138,9 @@ def _compared_batch(ids: list[int]):
         linked[trial_id].append(SimpleNamespace(name=name, slug=slug, aliases=aliases))
     for row in TRIALS(ids):
         trial = row_record(TRIAL_FIELDS, row)
-        yield trial.id, _compared(trial, records[trial.nct_id], linked[trial.id])
+        record = records.get(trial.nct_id)
+        # A record deleted since the batch's ids were read leaves nothing to compare.
+        yield trial.id, [] if record is None else _compared(trial, record, linked[trial.id])
 
 
 def trial_discrepancies(trial: Trial, record: RegistryRecord | None) -> list[Discrepancy]:
