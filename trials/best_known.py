@@ -34,10 +34,10 @@ def recorded(condition: Q, *, few: bool = False) -> Q:
 
     PostgreSQL cannot make `NOT (nct_id IN (records))` an anti-join (a NULL among the records
     could make it unknown): once the records outgrow `work_mem` it reads them again for every
-    trial, which took the list's "status not stated" facet past ten minutes with 280,000
-    records. It makes EXISTS a semi- or anti-join. SQLite reads an IN subquery whole, once,
-    into an index, and runs a correlated EXISTS once per trial: IN is the faster for many
-    trials, EXISTS for a few (mending a facet after a write: 2.4 s -> ms at 600,000 trials)."""
+    trial (BENCHMARKS.md, "Issue 17, fourth round"). It makes EXISTS a semi- or anti-join.
+    SQLite reads an IN subquery whole, once, into an index, and runs a correlated EXISTS once
+    per trial: IN is the faster for many trials, EXISTS for a few (a facet's mend after a
+    write)."""
     records = RegistryRecord.objects.filter(condition)
     if few or connection.vendor == "postgresql":
         return Q(Exists(records.filter(nct_id=OuterRef("nct_id"))))

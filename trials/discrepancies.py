@@ -7,17 +7,17 @@ curator's: a value only one side states is a gap, not a disagreement.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from types import SimpleNamespace
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from nkkb.core.queries import IdsQuery, row_record
 from registry.choices import Actuality, OverallStatus, RegistryPhase
 from registry.matching import name_keys, names_of, unlinked_names
 from registry.models import RegistryRecord, first_day
 
+from .best_known import recorded
 from .choices import PHASE_FROM_REGISTRY, DiscrepancyKind, Phase, TrialStatus
-from .models import Trial, TrialAgent
+from .models import Trial, TrialAgent, registry_records_of
 
 # Each phase as the range of numbered phases it spans. A curated phase is consistent with the
 # registry's when it starts where the registry's starts and ends within it: the review's "Ib" or
@@ -85,8 +85,8 @@ def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
     in NCT number order.
 
     Trials, records and linked names are read as plain rows, only the fields compared, a batch
-    at a time: at registry scale, model instances of every trial and its record (each with a
-    dozen JSON fields) took minutes and their memory grew with the knowledge base."""
+    at a time: model instances of every trial and its record (each with a dozen JSON fields)
+    cost many times more, and their memory grew with the knowledge base."""
     return [found for _, compared in _compared_trials(queryset) for found in compared]
 
 
@@ -99,7 +99,7 @@ def _compared_trials(queryset: QuerySet | None):
     """(id, discrepancies) of each trial in `queryset` that has a registry record."""
     trials = (
         (Trial.objects.all() if queryset is None else queryset)
-        .filter(nct_id__in=RegistryRecord.objects.values("nct_id"))
+        .filter(recorded(Q()))
         .order_by("nct_id")
         .values_list("pk", flat=True)
     )
@@ -111,11 +111,7 @@ def _compared_trials(queryset: QuerySet | None):
 TRIALS = IdsQuery(
     lambda ids: Trial.objects.filter(pk__in=ids).order_by("nct_id").values_list(*TRIAL_FIELDS)
 )
-RECORDS = IdsQuery(
-    lambda ids: RegistryRecord.objects.filter(
-        nct_id__in=Trial.objects.filter(pk__in=ids).values("nct_id")
-    ).values_list(*RECORD_FIELDS)
-)
+RECORDS = IdsQuery(lambda ids: registry_records_of(ids).values_list(*RECORD_FIELDS))
 LINKED_NAMES = IdsQuery(
     lambda ids: (
         TrialAgent.objects.filter(trial_id__in=ids)
@@ -134,8 +130,8 @@ LINKED_NAMES = IdsQuery(
 def _compared_batch(ids: list[int]):
     records = {row[0]: row_record(RECORD_FIELDS, row) for row in RECORDS(ids)}
     linked = defaultdict(list)
-    for trial_id, name, slug, aliases in LINKED_NAMES(ids):
-        linked[trial_id].append(SimpleNamespace(name=name, slug=slug, aliases=aliases))
+    for trial_id, *names in LINKED_NAMES(ids):
+        linked[trial_id].append(row_record(NAME_FIELDS, names))
     for row in TRIALS(ids):
         trial = row_record(TRIAL_FIELDS, row)
         record = records.get(trial.nct_id)

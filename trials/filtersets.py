@@ -84,8 +84,7 @@ class SponsorRows:
 
     def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
         """The rows of the trials `ids`, each trial's record looked up by its NCT number: the
-        rows above narrowed to a few trials still read every record (263 ms of each mend
-        after a write at 600,000 trials)."""
+        rows above narrowed to a few trials still read every record."""
         sponsor = RegistryRecord.objects.filter(nct_id=OuterRef("nct_id")).values("lead_sponsor")
         return list(
             Trial.objects.filter(pk__in=ids)

@@ -2,7 +2,7 @@ from concurrency.fields import IntegerVersionField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import CharField, F, Value
+from django.db.models import CharField, F, QuerySet, Value
 from simple_history.models import HistoricalRecords
 
 from agents.compatibility import WARNING_SEVERITIES, CompatibilityWarning, pair_warnings
@@ -254,6 +254,13 @@ def therapy_class_rows(therapy_class: str | None = None) -> list[models.QuerySet
     if therapy_class == TherapyClass.NK_CELL_PRODUCT:
         return [product_rows]
     return [agent_rows.filter(agent__agent_class=therapy_class)]
+
+
+def registry_records_of(trial_ids) -> QuerySet:
+    """The registry records of the trials `trial_ids` (ids, or a subquery of them)."""
+    return RegistryRecord.objects.filter(
+        nct_id__in=Trial.objects.filter(pk__in=trial_ids).values("nct_id")
+    )
 
 
 class RegistryRecordDescriptor:

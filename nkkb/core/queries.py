@@ -93,8 +93,9 @@ class IdsQuery:
             self._compiled[connection.vendor] = compiled
         params = list(compiled.params)
         for positions, ids in zip(compiled.ids_positions, ids_sets, strict=True):
+            parameter = _ids_parameter(ids)
             for position in positions:
-                params[position] = _ids_parameter(ids)
+                params[position] = parameter
         rows = sql_rows(compiled.sql, params)
         if not compiled.converters:
             return rows

@@ -18,7 +18,6 @@ from agents.compatibility import CompatibilityWarning
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.queries import IdsQuery, row_record
 from registry.api.serializers import RegistryRecordSerializer
-from registry.models import RegistryRecord
 
 from ..discrepancies import Discrepancy, discrepancies_of
 from ..models import (
@@ -28,6 +27,7 @@ from ..models import (
     Trial,
     TrialAgent,
     compatibility_warnings_of,
+    registry_records_of,
     therapy_classes_of,
 )
 from .serializers import CaveatSerializer, ResultSerializer, TrialSerializer
@@ -209,11 +209,7 @@ def _caveats(ids) -> dict[int, list[SimpleNamespace]]:
     return by_trial
 
 
-REGISTRY_RECORDS = IdsQuery(
-    lambda ids: RegistryRecord.objects.filter(
-        nct_id__in=Trial.objects.filter(pk__in=ids).values("nct_id")
-    ).values_list(*_registry_columns())
-)
+REGISTRY_RECORDS = IdsQuery(lambda ids: registry_records_of(ids).values_list(*_registry_columns()))
 
 
 def _registry_records(ids) -> dict[str, SimpleNamespace]:
