@@ -40,7 +40,9 @@ REQUESTS = [
     f"{API}recruiting=true",
     f"{API}has_registry_record=true",
     f"{API}has_discrepancy=true",
+    f"{API}has_discrepancy=false",
     f"{API}has_warning=true",
+    f"{API}has_warning=false",
     f"{API}q=haploidentical",
     f"{API}ordering=title",
     f"{API}ordering=-enrollment",
@@ -50,6 +52,7 @@ REQUESTS = [
     "/trials/",
     "/trials/?therapy_class=engager",
     "/trials/?has_warning=true",
+    "/trials/?has_discrepancy=true",
     "/trials/NCT90000942/",
     "/landscape/",
 ]

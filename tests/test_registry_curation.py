@@ -1,6 +1,10 @@
 """Curators weigh what the registry says: the discrepancy page, and taking the registry's value
 for a curated field as one recorded action."""
 
+import html
+import math
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
@@ -27,8 +31,33 @@ def test_only_curators_see_the_discrepancies(client, curator):
     client.force_login(curator)
     page = client.get(URL).content.decode()
     found = discrepancies()
-    assert found and f"{len(found)} discrepancies." in page
+    trials = len({d.nct_id for d in found})
+    assert found and f"{trials} trials with discrepancies; {len(found)} discrepancies." in page
     assert page.count("<tr data-kind=") == len(found)
+
+
+def test_the_page_lists_the_trials_a_page_at_a_time_keeping_its_filters(
+    client, curator, monkeypatch
+):
+    monkeypatch.setattr("trials.views.TRIALS_PER_PAGE", 2)
+    client.force_login(curator)
+    expected = [d for d in discrepancies() if d.field == "status"]
+    shown, url, pages = [], f"{URL}?field=status", 0
+    while url:
+        page = client.get(url).content.decode()
+        rows = re.findall(
+            r'<tr data-kind="[^"]+">\s*<td><a href="[^"]+">(NCT\d+)</a></td>\s*'
+            r"<td>(\w+)</td>",
+            page,
+        )
+        assert len({nct for nct, _ in rows}) <= 2
+        shown += rows
+        pages += 1
+        following = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = following and URL + html.unescape(following[1])
+        assert url is None or "field=status" in url
+    assert shown == [(d.nct_id, d.field) for d in expected]
+    assert pages == math.ceil(len({d.nct_id for d in expected}) / 2) > 1
 
 
 def test_the_page_filters_by_kind_and_trial(client, curator):

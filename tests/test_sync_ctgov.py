@@ -13,9 +13,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from nkkb.core.caching import data_version
+from nkkb.core.models import StoredFacet, StoredFacetOption
+from nkkb.core.stored_facets import refresh
 from registry.ctgov import CtgovClient, CtgovError
 from registry.models import RegistryRecord
 from registry.sync import registry_files_read, registry_sync
+from trials.discrepancies import DISCREPANCIES
 from trials.models import Trial
 
 from .ctgov_server import CtgovServer
@@ -152,6 +156,20 @@ def test_a_changed_study_is_updated_field_by_field(server):
 
     assert "NCT09900001: updated (overall_status, last_update_posted, raw, as_of)." in out
     assert RegistryRecord.objects.get(nct_id=ids(1)[0]).overall_status == "TERMINATED"
+
+
+def test_an_applied_sync_leaves_the_stored_facets_current(server):
+    """The trials a sync made differ are stored as differing by the sync itself, not by the
+    first request that filters by them."""
+    refresh(DISCREPANCIES)
+    trial = Trial.objects.get(nct_id="NCT02138734")
+    server.add([study(trial.nct_id, interventions=("An unheard-of drug",))])
+
+    sync("--apply", "--nct", trial.nct_id, client=fast_client(server))
+
+    assert StoredFacet.objects.get(name=DISCREPANCIES.name).version == data_version()[0]
+    options = StoredFacetOption.objects.filter(facet_id=DISCREPANCIES.name, result_id=trial.pk)
+    assert options.filter(value="interventions:unlinked").exists()
 
 
 def test_the_default_is_every_trial_of_the_knowledge_base_in_batches(server):

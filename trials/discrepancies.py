@@ -1,6 +1,7 @@
 """Where what the registry says differs from what curators state, per trial and field.
 
-Computed on demand from a trial and its registry record, never stored. A trial without a record
+Computed from a trial and its registry record; which trials have which (DISCREPANCIES) is kept
+in the database and mended after each write (nkkb.core.stored_facets). A trial without a record
 has none: it is not yet synced. The registry's silence is never a discrepancy, and neither is a
 curator's: a value only one side states is a gap, not a disagreement.
 """
@@ -10,14 +11,15 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from nkkb.core.queries import IdsQuery, row_record
+from nkkb.core.queries import IdsQuery, ids_subquery, row_record
+from nkkb.core.stored_facets import DerivedFacet
 from registry.choices import Actuality, OverallStatus, RegistryPhase
 from registry.matching import name_keys, names_of, unlinked_names
 from registry.models import RegistryRecord, first_day
 
 from .best_known import recorded
 from .choices import PHASE_FROM_REGISTRY, DiscrepancyKind, Phase, TrialStatus
-from .models import Trial, TrialAgent, registry_records_of
+from .models import Trial, TrialAgent, registry_records_of, touched_trials
 
 # Each phase as the range of numbered phases it spans. A curated phase is consistent with the
 # registry's when it starts where the registry's starts and ends within it: the review's "Ib" or
@@ -78,6 +80,8 @@ RECORD_FIELDS = (
     "as_of",
 )
 NAME_FIELDS = ("name", "slug", "aliases")
+# The curated fields a discrepancy can be on.
+DISCREPANCY_FIELDS = ("phase", "status", "enrollment", "interventions", "last_updated")
 
 
 def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
@@ -90,16 +94,30 @@ def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
     return [found for _, compared in _compared_trials(queryset) for found in compared]
 
 
-def trials_with_discrepancies(queryset: QuerySet | None = None) -> list[int]:
-    """Ids of the trials in `queryset` (default: all) with at least one discrepancy."""
-    return [trial_id for trial_id, compared in _compared_trials(queryset) if compared]
+def discrepancy_rows(trial_ids: list[int] | None = None):
+    """("field:kind", id) of each kind of discrepancy on each field of the trials `trial_ids`
+    names (every trial where None): the options of the stored facet DISCREPANCIES."""
+    queryset = None if trial_ids is None else Trial.objects.filter(pk__in=ids_subquery(trial_ids))
+    for trial_id, compared in _compared_trials(queryset, few=trial_ids is not None):
+        for value in dict.fromkeys(discrepancy_value(found) for found in compared):
+            yield value, trial_id
 
 
-def _compared_trials(queryset: QuerySet | None):
-    """(id, discrepancies) of each trial in `queryset` that has a registry record."""
+def discrepancy_value(found: Discrepancy) -> str:
+    return f"{found.field}:{found.kind}"
+
+
+# Which trials differ from their registry record, where and how, kept in the database: derived
+# for every trial at registry scale, it costs more than a request may take.
+DISCREPANCIES = DerivedFacet("trials.discrepancies", discrepancy_rows, touched_trials)
+
+
+def _compared_trials(queryset: QuerySet | None, *, few: bool = False):
+    """(id, discrepancies) of each trial in `queryset` that has a registry record; `few` where
+    the queryset names a few trials (the trials a write touched)."""
     trials = (
         (Trial.objects.all() if queryset is None else queryset)
-        .filter(recorded(Q()))
+        .filter(recorded(Q(), few=few))
         .order_by("nct_id")
         .values_list("pk", flat=True)
     )

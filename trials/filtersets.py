@@ -16,14 +16,15 @@ from nkkb.core.filtersets import (
     no_value,
     slug_filter,
 )
-from nkkb.core.queries import ids_subquery
+from nkkb.core.stored_facets import having
 from registry.choices import OverallStatus
 from registry.models import RegistryRecord
 
 from . import best_known
 from .choices import Phase, TherapyClass
-from .discrepancies import trials_with_discrepancies
+from .discrepancies import DISCREPANCIES
 from .models import (
+    WARNINGS,
     Condition,
     Trial,
     TrialAgent,
@@ -31,7 +32,7 @@ from .models import (
     condition_rows,
     subtree_ids,
     therapy_class_rows,
-    trial_ids_with_warnings,
+    touched_trials,
 )
 from .search import trials_matching_words
 
@@ -238,29 +239,9 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         "condition": condition_rows,
     }
 
-    @classmethod
-    def touched_results(cls, changes) -> set[int]:
-        """The trials whose facet options the writes in `changes` may have changed: trials
-        saved, deleted or relinked, and the trials of the agents, NK cell products, targets,
-        conditions and registry records written (their options come through them)."""
-        agent_links = TrialAgent.objects
-        product_links = Trial.nk_products.through.objects
-        condition_links = Trial.conditions.through.objects
-        targets = changes.values(Target)
-        related = [
-            (agent_links, "trial_id", "agent__in", changes.values(Agent)),
-            (agent_links, "trial_id", "agent__targets__in", targets),
-            (product_links, "trial_id", "nkcellproduct__in", changes.values(NKCellProduct)),
-            (product_links, "trial_id", "nkcellproduct__targets__in", targets),
-            # A condition moved in the tree moves the trials of every condition below it.
-            (condition_links, "trial_id", "condition__in", subtree_ids(changes.values(Condition))),
-            (Trial.objects, "pk", "nct_id__in", changes.values(RegistryRecord, "nct_id")),
-        ]
-        touched = changes.values(Trial) | changes.values(TrialAgent, "trial_id")
-        for links, result, lookup, written in related:
-            if written:
-                touched.update(links.filter(**{lookup: written}).values_list(result, flat=True))
-        return touched
+    touched_results = staticmethod(touched_trials)
+    # Filters whose trials code derives, kept in the database (nkkb.core.stored_facets).
+    stored_facets = {"has_discrepancy": DISCREPANCIES, "has_warning": WARNINGS}
 
     class Meta:
         model = Trial
@@ -348,12 +329,14 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         return queryset.filter(condition if has_record else ~condition)
 
     def filter_has_discrepancy(self, queryset, name, has_discrepancy):
-        differing = ids_subquery(trials_with_discrepancies())
-        return (queryset.filter if has_discrepancy else queryset.exclude)(pk__in=differing)
+        return self._filter_stored(queryset, name, has_discrepancy)
 
     def filter_has_warning(self, queryset, name, has_warning):
-        warned = ids_subquery(trial_ids_with_warnings())
-        return (queryset.filter if has_warning else queryset.exclude)(pk__in=warned)
+        return self._filter_stored(queryset, name, has_warning)
+
+    def _filter_stored(self, queryset, name, present: bool):
+        found = having(self.stored_facets[name])
+        return queryset.filter(found if present else ~found)
 
     def filter_target(self, queryset, name, targets):
         """A trial targets what its agents bind and what its NK cell products' CARs target."""

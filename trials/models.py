@@ -6,7 +6,7 @@ from django.db.models import CharField, F, QuerySet, Value
 from simple_history.models import HistoricalRecords
 
 from agents.compatibility import WARNING_SEVERITIES, CompatibilityWarning, pair_warnings
-from agents.models import Agent, NKCellProduct
+from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.links import filtered_list_url, record_url
 from nkkb.core.models import (
     BoundedTextField,
@@ -15,6 +15,8 @@ from nkkb.core.models import (
     choices_constraint,
     validate_reference_numbers,
 )
+from nkkb.core.queries import ids_subquery
+from nkkb.core.stored_facets import DerivedFacet
 from registry.models import NCT_ID_MESSAGE, NCT_ID_PATTERN, RegistryRecord, parse_nct_id
 
 from .choices import (
@@ -473,11 +475,14 @@ def compatibility_warnings_of(agent_links, nk_products) -> list[CompatibilityWar
     ]
 
 
-def trial_ids_with_warnings() -> set[int]:
-    """Ids of the trials that the compatibility rules warn about (a warning or caveat, as
-    `Trial.warning_count` counts), judged in Python over the trials that give both an agent
-    and an NK cell product: four queries however many trials, the rules once per pair."""
+def warning_rows(trial_ids: list[int] | None = None):
+    """("warning", id) of each trial `trial_ids` names (every trial where None) that the
+    compatibility rules warn about (a warning or caveat, as `Trial.warning_count` counts),
+    judged in Python over the trials that give both an agent and an NK cell product: four
+    queries however many trials, the rules once per pair."""
     product_links = Trial.nk_products.through.objects.order_by()
+    if trial_ids is not None:
+        product_links = product_links.filter(trial_id__in=ids_subquery(trial_ids))
     products_of = {}
     for trial_id, product_id in product_links.values_list("trial_id", "nkcellproduct_id"):
         products_of.setdefault(trial_id, []).append(product_id)
@@ -497,7 +502,35 @@ def trial_ids_with_warnings() -> set[int]:
                 )
             if warned[pair]:
                 found.add(trial_id)
-    return found
+    return [("warning", trial_id) for trial_id in sorted(found)]
+
+
+def touched_trials(changes) -> set[int]:
+    """The trials whose facet options, discrepancies and warnings the writes in `changes` may
+    have changed: trials saved, deleted or relinked, and the trials of the agents, NK cell
+    products, targets, conditions and registry records written (their options come through
+    them)."""
+    agent_links = TrialAgent.objects
+    product_links = Trial.nk_products.through.objects
+    condition_links = Trial.conditions.through.objects
+    targets = changes.values(Target)
+    related = [
+        (agent_links, "trial_id", "agent__in", changes.values(Agent)),
+        (agent_links, "trial_id", "agent__targets__in", targets),
+        (product_links, "trial_id", "nkcellproduct__in", changes.values(NKCellProduct)),
+        (product_links, "trial_id", "nkcellproduct__targets__in", targets),
+        # A condition moved in the tree moves the trials of every condition below it.
+        (condition_links, "trial_id", "condition__in", subtree_ids(changes.values(Condition))),
+        (Trial.objects, "pk", "nct_id__in", changes.values(RegistryRecord, "nct_id")),
+    ]
+    touched = changes.values(Trial) | changes.values(TrialAgent, "trial_id")
+    for links, result, lookup, written in related:
+        if written:
+            touched.update(links.filter(**{lookup: written}).values_list(result, flat=True))
+    return touched
+
+
+WARNINGS = DerivedFacet("trials.warnings", warning_rows, touched_trials)
 
 
 class TrialAgent(models.Model):

@@ -3,6 +3,7 @@ from collections import Counter
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect
 from django.views.generic import TemplateView
@@ -15,6 +16,7 @@ from nkkb.core.facets import count_facets
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.links import filtered_list_url
 from nkkb.core.problems import ProblemsError
+from nkkb.core.stored_facets import stored_options
 from nkkb.core.views import FilteredTableView, RecordDetailView
 from registry.models import CandidateStatus, StudyCandidate
 from registry.services import candidate_reject
@@ -22,7 +24,7 @@ from registry.services import candidate_reject
 from .api.serializers import TrialSerializer
 from .best_known import NOT_STATED
 from .choices import DiscrepancyKind, Phase, TherapyClass
-from .discrepancies import discrepancies
+from .discrepancies import DISCREPANCIES, DISCREPANCY_FIELDS, discrepancies
 from .exports import trial_spreadsheet
 from .filtersets import TrialFilterSet
 from .models import Trial, condition_lineages, parse_nct_id
@@ -239,6 +241,9 @@ def therapy_class_phase_chart(counts: Counter) -> dict:
     )
 
 
+TRIALS_PER_PAGE = 50
+
+
 class DiscrepancyListView(PermissionRequiredMixin, TemplateView):
     """For curators: where the registry differs from the curated data, filtered by kind, field
     or trial, each with links to the trial's page and admin form, and, where the curated field
@@ -248,17 +253,30 @@ class DiscrepancyListView(PermissionRequiredMixin, TemplateView):
     permission_required = "trials.change_trial"
 
     def get_context_data(self, **kwargs):
+        """A page of the trials with a discrepancy of the kind and field asked for, found among
+        the stored ones (trials.discrepancies.DISCREPANCIES), and their discrepancies: deriving
+        every trial's on each visit costs seconds at registry scale."""
         context = super().get_context_data(**kwargs)
-        found = discrepancies()
         query = self.request.GET
+        kind, field = query.get("kind", ""), query.get("field", "")
+        options = stored_options(DISCREPANCIES)
+        if kind:
+            options = options.filter(value__endswith=f":{kind}")
+        if field:
+            options = options.filter(value__startswith=f"{field}:")
+        differing = Trial.objects.filter(pk__in=options.values("result_id"))
+        if nct := query.get("nct", "").strip().upper():
+            differing = differing.filter(nct_id__contains=nct)
+        page = Paginator(differing.order_by("nct_id").only("pk"), TRIALS_PER_PAGE).get_page(
+            query.get("page")
+        )
+        found = discrepancies(Trial.objects.filter(pk__in=[trial.pk for trial in page]))
+        context["discrepancies"] = [
+            d for d in found if (not kind or d.kind == kind) and (not field or d.field == field)
+        ]
+        context["page_obj"] = page
         context["kinds"] = DiscrepancyKind.choices
-        context["fields"] = sorted({d.field for d in found})
-        for name in ("kind", "field"):
-            if query.get(name):
-                found = [d for d in found if getattr(d, name) == query[name]]
-        if query.get("nct"):
-            found = [d for d in found if query["nct"].strip().upper() in d.nct_id]
-        context["discrepancies"] = found
+        context["fields"] = DISCREPANCY_FIELDS
         context["acceptable"] = ACCEPTABLE_FIELDS
         return context
 

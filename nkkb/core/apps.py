@@ -12,9 +12,11 @@ class CoreConfig(AppConfig):
         from django.contrib import admin
         from django.db.backends.signals import connection_created
 
+        from .changes import connect_write_lock
         from .deadlines import install_progress_handler
 
         connection_created.connect(install_progress_handler)
+        connect_write_lock()
         # Admin's side bar of every model took a third of a laptop's screen and clipped the
         # lists; the index and the breadcrumbs lead to the same places.
         admin.site.enable_nav_sidebar = False

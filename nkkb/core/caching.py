@@ -97,13 +97,13 @@ def data_version() -> tuple[str, datetime | None]:
     """
     memo = _request_version.get()
     if memo is None or memo.written:
-        return _read_data_version()
+        return read_data_version()
     if memo.version is None:
-        memo.version = _read_data_version()
+        memo.version = read_data_version()
     return memo.version
 
 
-def _read_data_version() -> tuple[str, datetime | None]:
+def read_data_version() -> tuple[str, datetime | None]:
     """The data version, from the newest row of each versioned table.
 
     The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses

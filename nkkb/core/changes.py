@@ -21,7 +21,6 @@ from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, pre_delete, pre_save
-from django.dispatch import receiver
 
 from .knowledge_base import knowledge_base_models
 
@@ -64,10 +63,24 @@ def lock_writes(using: str = DEFAULT_DB_ALIAS) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
 
 
-@receiver(pre_save)
-@receiver(pre_delete)
+def connect_write_lock() -> None:
+    """Every save and delete of a versioned record, and every relink of one, takes the write lock
+    before its first row (AppConfig.ready). Connected to those models' signals alone: a
+    pre_delete receiver of every model would turn off Django's fast delete (one DELETE, no rows
+    read) for all of them."""
+    for model in _locking_models():
+        pre_save.connect(_write_in_turn, sender=model)
+        pre_delete.connect(_write_in_turn, sender=model)
+    for through in _versioned_links():
+        m2m_changed.connect(_relink_in_turn, sender=through)
+
+
 def _write_in_turn(sender, using, **kwargs):
-    if sender in _locking_models():
+    lock_writes(using)
+
+
+def _relink_in_turn(sender, action, using, **kwargs):
+    if action.startswith("pre_"):
         lock_writes(using)
 
 
@@ -83,12 +96,6 @@ def _locking_models() -> frozenset[type[Model]]:
     return frozenset(
         model for model, its_history in history.items() if {model, its_history} & versioned
     )
-
-
-@receiver(m2m_changed)
-def _relink_in_turn(sender, action, using, **kwargs):
-    if action.startswith("pre_") and sender in _versioned_links():
-        lock_writes(using)
 
 
 @functools.cache

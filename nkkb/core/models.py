@@ -151,6 +151,40 @@ class RateLimitHits(models.Model):
         return f"{self.client}: {self.hits} in period {self.period}"
 
 
+class StoredFacet(models.Model):
+    """A facet derived from the knowledge base by code rather than read from a column (whether
+    a trial's registry record differs from its curated data), kept in the database with the
+    moment of the knowledge base its options hold at (nkkb.core.stored_facets)."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    # The data version (nkkb.core.caching) and the position (nkkb.core.changes) it holds at.
+    version = models.CharField(max_length=64)
+    position = models.JSONField()
+
+    def __str__(self):
+        return self.name
+
+
+class StoredFacetOption(models.Model):
+    """One result that has one option of a stored facet."""
+
+    facet = models.ForeignKey(StoredFacet, on_delete=models.CASCADE, related_name="options")
+    value = models.CharField(max_length=200)
+    result_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facet", "value", "result_id"], name="stored_facet_option_unique"
+            )
+        ]
+        # A result's options, to mend them after a write and to test one result.
+        indexes = [models.Index(fields=["facet", "result_id"], name="stored_facet_result_idx")]
+
+    def __str__(self):
+        return f"{self.facet_id} {self.value}: {self.result_id}"
+
+
 class ProposalStatus(models.TextChoices):
     OPEN = "open", "Open"
     ACCEPTED = "accepted", "Accepted"

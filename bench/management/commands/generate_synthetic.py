@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from bench.synthetic import SyntheticRefused, synthetic_generate
+from nkkb.core.stored_facets import refresh
+from trials.filtersets import TrialFilterSet
 
 
 class Command(BaseCommand):
@@ -25,6 +27,9 @@ class Command(BaseCommand):
             report = synthetic_generate(trials=trials, random_seed=random_seed)
         except (SyntheticRefused, ValueError) as error:
             raise CommandError(f"{error} Nothing was written.") from error
+        # Derived here, as a sync does, rather than by the first request that filters by them.
+        for facet in TrialFilterSet.stored_facets.values():
+            refresh(facet)
         counts = ", ".join(
             f"{count} {name.replace('_', ' ')}" for name, count in report.counts.items()
         )

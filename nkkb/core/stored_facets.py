@@ -1,0 +1,102 @@
+"""Facets derived by code, kept in the database and mended after each write.
+
+Some filters ask a question of every result that only Python answers: whether a trial's registry
+record differs from what curators state, whether the compatibility rules warn about its agents
+and products. Answered afresh for every trial on each request, they cost seconds at registry
+scale, past a request's time budget (BENCHMARKS.md, "Issue 17, fifth round"). So a facet's
+options are kept in the database (StoredFacetOption rows) with the moment of the knowledge base
+they hold at. A request that finds the knowledge base moved on answers again for the results the
+writes since touched (nkkb.core.changes), as the facet index does (nkkb.core.facets), but under
+the write lock and into the database: every process and machine sharing it reads and mends one
+copy. A facet never stored is derived for every result: where the knowledge base is large,
+`manage.py refresh_stored_facets` and the registry sync do that outside requests.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from itertools import islice
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from .caching import data_version, read_data_version
+from .changes import Changes, current_position, lock_writes
+from .models import StoredFacet, StoredFacetOption
+from .queries import ids_subquery
+
+# Options written per statement.
+INSERT_BATCH_SIZE = 5_000
+
+
+@dataclass(frozen=True)
+class DerivedFacet:
+    """A facet whose options code derives from the knowledge base."""
+
+    name: str
+    # (option value, result id) of the results `ids` names, or of every result where None.
+    rows: Callable[[list[int] | None], Iterable[tuple[str, int]]]
+    # The results whose options the writes in a Changes may have changed.
+    touched_results: Callable[[Changes], set[int]]
+
+
+def stored_options(facet: DerivedFacet) -> QuerySet:
+    """The facet's StoredFacetOption rows, current with the knowledge base."""
+    refresh(facet)
+    return StoredFacetOption.objects.filter(facet_id=facet.name)
+
+
+def having(facet: DerivedFacet, values: Iterable[str] | None = None) -> Q:
+    """Results with one of `values` of `facet` (any of its values where None); negated, the
+    results with none.
+
+    As for registry records (trials.best_known.recorded): PostgreSQL makes EXISTS a semi- or
+    anti-join, while `NOT (id IN (options))` reads the options again for every result once they
+    outgrow work_mem; SQLite reads an IN subquery once into an index, and runs EXISTS per result.
+    """
+    options = stored_options(facet)
+    if values is not None:
+        options = options.filter(value__in=list(values))
+    if connection.vendor == "postgresql":
+        return Q(Exists(options.filter(result_id=OuterRef("pk"))))
+    return Q(pk__in=options.values("result_id"))
+
+
+def refresh(facet: DerivedFacet) -> None:
+    """Bring the facet's stored options to the knowledge base's current data version."""
+    version, _ = data_version()
+    if StoredFacet.objects.filter(name=facet.name, version=version).exists():
+        return
+    with transaction.atomic():
+        # No write can land between the moment read here and the options stored for it, and
+        # two processes mending at once take turns: the second finds the work done.
+        lock_writes()
+        version, _ = read_data_version()
+        position = current_position()
+        stored = StoredFacet.objects.filter(name=facet.name).first()
+        if stored is not None and stored.version == version:
+            return
+        options = StoredFacetOption.objects.filter(facet_id=facet.name)
+        if stored is None:
+            StoredFacet.objects.create(name=facet.name, version=version, position=position)
+            touched = None
+        else:
+            StoredFacet.objects.filter(name=facet.name).update(version=version, position=position)
+            touched = sorted(facet.touched_results(Changes(stored.position, position)))
+            if not touched:
+                return
+            options = options.filter(result_id__in=ids_subquery(touched))
+        options.delete()
+        rows = iter(facet.rows(touched))
+        while batch := list(islice(rows, INSERT_BATCH_SIZE)):
+            StoredFacetOption.objects.bulk_create(
+                StoredFacetOption(facet_id=facet.name, value=value, result_id=result)
+                for value, result in batch
+            )
+
+
+def rederive(facet: DerivedFacet) -> None:
+    """Derive the facet's options afresh for every result, in place of mending them."""
+    with transaction.atomic():
+        lock_writes()
+        StoredFacet.objects.filter(name=facet.name).delete()
+        refresh(facet)
