@@ -13,6 +13,7 @@ from nkkb.core.stored_facets import DerivedFacet, refresh
 from registry.models import RegistryRecord
 from trials.discrepancies import DISCREPANCIES, discrepancies
 from trials.models import WARNINGS, Trial, touched_trials
+from trials.stored_facets import STORED_FACETS
 
 from .test_facet_index import WRITES
 
@@ -56,6 +57,12 @@ def delete_a_registry_record():
     RegistryRecord.objects.get(nct_id="NCT04590963").delete()
 
 
+def add_a_country():
+    record = RegistryRecord.objects.get(nct_id="NCT04590963")
+    record.countries = [*(record.countries or []), "Iceland"]
+    record.save()
+
+
 def change_an_enrollment():
     trial = Trial.objects.get(nct_id="NCT05221840")
     trial.enrollment = 999
@@ -69,11 +76,12 @@ def change_an_enrollment():
         rename_a_listed_agent,
         unlink_an_nk_product,
         delete_a_registry_record,
+        add_a_country,
         change_an_enrollment,
     ],
     ids=lambda write: write.__name__,
 )
-@pytest.mark.parametrize("facet", [DISCREPANCIES, WARNINGS], ids=["discrepancies", "warnings"])
+@pytest.mark.parametrize("facet", STORED_FACETS.values(), ids=STORED_FACETS.keys())
 def test_options_after_a_write_equal_a_fresh_derivation_mended_from_the_trials_it_touched(
     facet, write
 ):
@@ -92,11 +100,12 @@ def test_options_after_a_write_equal_a_fresh_derivation_mended_from_the_trials_i
 
 def test_the_writes_change_what_is_stored():
     """The writes above are no idle checks: each facet's options move with some of them."""
-    before = {facet.name: stored_now(facet) for facet in (DISCREPANCIES, WARNINGS)}
+    before = {facet.name: stored_now(facet) for facet in STORED_FACETS.values()}
     rename_a_listed_agent()
     change_an_enrollment()
     unlink_an_nk_product()
-    assert all(stored_now(facet) != before[facet.name] for facet in (DISCREPANCIES, WARNINGS))
+    add_a_country()
+    assert all(stored_now(facet) != before[facet.name] for facet in STORED_FACETS.values())
 
 
 def stored_now(facet):
@@ -186,8 +195,8 @@ def test_the_command_derives_every_stored_facet_afresh():
     refresh(DISCREPANCIES)
     StoredFacetOption.objects.filter(facet_id=DISCREPANCIES.name).delete()
     call_command("refresh_stored_facets", stdout=None)
-    assert stored(DISCREPANCIES) == set(DISCREPANCIES.rows(None))
-    assert stored(WARNINGS) == set(WARNINGS.rows(None))
+    for facet in STORED_FACETS.values():
+        assert stored(facet) == set(facet.rows(None))
 
 
 def test_options_are_deleted_by_one_statement_without_reading_them(django_assert_num_queries):

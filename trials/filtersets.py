@@ -7,7 +7,8 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from agents.choices import CD16Status
 from agents.filtersets import ORDERING_HELP, platform_choices
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.facets import IndexedSelectionMixin
+from nkkb.core.caching import data_version
+from nkkb.core.facets import IndexedSelectionMixin, facet_index
 from nkkb.core.filtersets import (
     IntegerRangeFilter,
     MultipleChoiceFilter,
@@ -16,15 +17,13 @@ from nkkb.core.filtersets import (
     no_value,
     slug_filter,
 )
-from nkkb.core.stored_facets import having
+from nkkb.core.stored_facets import StoredFacetRows, having
 from registry.choices import OverallStatus
 from registry.models import RegistryRecord
 
 from . import best_known
 from .choices import Phase, TherapyClass
-from .discrepancies import DISCREPANCIES
 from .models import (
-    WARNINGS,
     Condition,
     Trial,
     TrialAgent,
@@ -35,6 +34,7 @@ from .models import (
     touched_trials,
 )
 from .search import trials_matching_words
+from .stored_facets import COUNTRIES, STORED_FACETS
 
 NOT_STATED = (best_known.NOT_STATED, best_known.NOT_STATED_LABEL)
 KNOWN_VALUE_HELP = (
@@ -49,8 +49,10 @@ def sponsor_choices():
 
 
 def country_choices():
-    records = RegistryRecord.objects.exclude(countries=None).values_list("countries", flat=True)
-    return [(name, name) for name in sorted({name for names in records for name in names})]
+    """The countries of the trials, from the facet index (as the facet panel counts them)."""
+    return [
+        (name, name) for name in sorted(facet_index(TrialFilterSet, "country", data_version()[0]))
+    ]
 
 
 CONDITION_PATH_SEPARATOR = " > "
@@ -236,12 +238,13 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         "phase": best_known.phase_rows,
         "status": best_known.status_rows,
         "sponsor": sponsor_rows,
+        "country": StoredFacetRows(COUNTRIES),
         "condition": condition_rows,
     }
 
     touched_results = staticmethod(touched_trials)
     # Filters whose trials code derives, kept in the database (nkkb.core.stored_facets).
-    stored_facets = {"has_discrepancy": DISCREPANCIES, "has_warning": WARNINGS}
+    stored_facets = STORED_FACETS
 
     class Meta:
         model = Trial
@@ -316,9 +319,7 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         return queryset.filter(best_known.recorded(Q(lead_sponsor__in=value)))
 
     def filter_country(self, queryset, name, value: str):
-        records = RegistryRecord.objects.exclude(countries=None).values_list("nct_id", "countries")
-        asked = set(value)
-        return queryset.filter(nct_id__in=[nct for nct, names in records if asked & set(names)])
+        return queryset.filter(having(COUNTRIES, value))
 
     def filter_recruiting(self, queryset, name, recruiting):
         condition = reduce(or_, map(best_known.status_condition, best_known.RECRUITING_NOW))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from .caching import data_version, read_data_version
 from .changes import Changes, current_position, lock_writes
@@ -100,3 +100,19 @@ def rederive(facet: DerivedFacet) -> None:
         lock_writes()
         StoredFacet.objects.filter(name=facet.name).delete()
         refresh(facet)
+
+
+class StoredFacetRows:
+    """A stored facet's options as the row source of a facet index (FilterSet.facet_paths,
+    nkkb.core.facets): read from the database, where deriving them costs seconds."""
+
+    def __init__(self, facet: DerivedFacet):
+        self.facet = facet
+
+    def __call__(self) -> list[QuerySet]:
+        options = stored_options(self.facet)
+        return [options.values(facet_value=F("value"), facet_result=F("result_id"))]
+
+    def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
+        options = stored_options(self.facet).filter(result_id__in=ids_subquery(ids))
+        return list(options.values_list("value", "result_id"))

@@ -17,6 +17,7 @@ from registry.services import registry_snapshot_load
 
 from ..choices import Phase
 from ..models import Caveat, Condition, Result, Trial, TrialAgent
+from ..stored_facets import stored_facets_refresh
 
 PROVENANCE_FIELDS = {
     "section": "source_section",
@@ -54,6 +55,7 @@ def seed_load(*, directory: Path) -> SeedReport:
             transaction.set_rollback(True)
     if loader.problems:
         raise ProblemsError(loader.problems)
+    stored_facets_refresh()
     return SeedReport(loaded=True, counts=knowledge_base_counts())
 
 

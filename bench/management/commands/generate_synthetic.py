@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from bench.synthetic import SyntheticRefused, synthetic_generate
-from nkkb.core.stored_facets import refresh
-from trials.filtersets import TrialFilterSet
+from trials.stored_facets import stored_facets_refresh
 
 
 class Command(BaseCommand):
@@ -28,8 +27,7 @@ class Command(BaseCommand):
         except (SyntheticRefused, ValueError) as error:
             raise CommandError(f"{error} Nothing was written.") from error
         # Derived here, as a sync does, rather than by the first request that filters by them.
-        for facet in TrialFilterSet.stored_facets.values():
-            refresh(facet)
+        stored_facets_refresh()
         counts = ", ".join(
             f"{count} {name.replace('_', ' ')}" for name, count in report.counts.items()
         )

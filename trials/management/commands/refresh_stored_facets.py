@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from nkkb.core.stored_facets import rederive, stored_options
-from trials.filtersets import TrialFilterSet
+from trials.stored_facets import STORED_FACETS
 
 
 class Command(BaseCommand):
@@ -13,7 +13,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        for name, facet in TrialFilterSet.stored_facets.items():
+        for name, facet in STORED_FACETS.items():
             rederive(facet)
             found = stored_options(facet)
             trials = found.values("result_id").distinct().count()

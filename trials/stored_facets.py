@@ -1,0 +1,38 @@
+"""The trial facets that code derives, kept in the database and mended after each write
+(nkkb.core.stored_facets), by the filter they serve."""
+
+from django.db.models import JSONField, OuterRef, Subquery
+
+from nkkb.core.queries import ids_subquery
+from nkkb.core.stored_facets import DerivedFacet, refresh
+from registry.models import RegistryRecord
+
+from .discrepancies import DISCREPANCIES
+from .models import WARNINGS, Trial, touched_trials
+
+
+def country_rows(trial_ids: list[int] | None = None):
+    """(country, id) of each country where the registry lists a site of the trials `trial_ids`
+    names (every trial where None): the options of the stored facet COUNTRIES."""
+    trials = Trial.objects.order_by()
+    if trial_ids is not None:
+        trials = trials.filter(pk__in=ids_subquery(trial_ids))
+    countries = RegistryRecord.objects.filter(nct_id=OuterRef("nct_id")).values("countries")
+    rows = trials.annotate(countries=Subquery(countries, output_field=JSONField()))
+    for trial_id, names in rows.values_list("pk", "countries").iterator():
+        for name in dict.fromkeys(names or ()):
+            yield name, trial_id
+
+
+# The countries are a list in each registry record's JSON: deriving each trial's at registry
+# scale reads and parses every record.
+COUNTRIES = DerivedFacet("trials.countries", country_rows, touched_trials)
+
+STORED_FACETS = {"has_discrepancy": DISCREPANCIES, "has_warning": WARNINGS, "country": COUNTRIES}
+
+
+def stored_facets_refresh() -> None:
+    """Mend the stored facets after a load or a sync, so that no request has to: at registry
+    scale their first derivation takes tens of seconds."""
+    for facet in STORED_FACETS.values():
+        refresh(facet)
