@@ -10,12 +10,16 @@ from django.test.utils import CaptureQueriesContext
 from agents.models import NKCellProduct
 from nkkb.core.models import StoredFacet, StoredFacetOption
 from nkkb.core.stored_facets import DerivedFacet, refresh
+from registry.choices import OverallStatus
 from registry.models import RegistryRecord
+from trials import best_known
+from trials.best_known import NOT_STATED, NOT_STATED_LABEL, known_values
+from trials.choices import Phase
 from trials.discrepancies import DISCREPANCIES, discrepancies
 from trials.models import WARNINGS, Trial, touched_trials
-from trials.stored_facets import STORED_FACETS
+from trials.stored_facets import PHASES, STATUSES, STORED_FACETS
 
-from .test_facet_index import WRITES
+from .test_facet_index import WRITES, change_a_registry_record, change_phase
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +109,8 @@ def test_the_writes_change_what_is_stored():
     change_an_enrollment()
     unlink_an_nk_product()
     add_a_country()
+    change_phase()
+    change_a_registry_record()
     assert all(stored_now(facet) != before[facet.name] for facet in STORED_FACETS.values())
 
 
@@ -204,3 +210,27 @@ def test_options_are_deleted_by_one_statement_without_reading_them(django_assert
     refresh(DISCREPANCIES)
     with django_assert_num_queries(1):
         StoredFacetOption.objects.filter(facet_id=DISCREPANCIES.name).delete()
+
+
+def test_the_stored_phases_and_statuses_are_the_best_known_values_the_trial_pages_show(client):
+    """Derived in SQL for the facets, in Python for the pages: the two agree, trial by trial,
+    and `recruiting` finds the trials whose status shown is recruiting or by invitation."""
+    labels = {
+        PHASES: {**dict(Phase.choices), NOT_STATED: NOT_STATED_LABEL},
+        STATUSES: {**dict(OverallStatus.choices), NOT_STATED: NOT_STATED_LABEL},
+    }
+    shown = {
+        trial.pk: known_values(trial) for trial in Trial.objects.prefetch_related("registry_record")
+    }
+    for facet, field in ((PHASES, "phase"), (STATUSES, "status")):
+        refresh(facet)
+        assert {pk: labels[facet][value] for value, pk in stored(facet)} == {
+            pk: known[field].label for pk, known in shown.items()
+        }
+    recruiting = {OverallStatus(status).label for status in best_known.RECRUITING_NOW}
+    expected = {pk for pk, known in shown.items() if known["status"].label in recruiting}
+    response = client.get(f"{V1}/trials/?recruiting=true&fields=nct_id&page_size=100")
+    found = {trial["nct_id"] for trial in response.json()["results"]}
+    assert expected and found == set(
+        Trial.objects.filter(pk__in=expected).values_list("nct_id", flat=True)
+    )

@@ -105,6 +105,17 @@ class OptionRows:
     def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
         return [(value, trial_id) for value, trial_id in self.chosen_for(ids) if value is not None]
 
+    def rows(self, ids: list[int] | None = None):
+        """(value, trial id) of the trials `ids` names, or of every trial where None: the
+        options of a stored facet (trials.stored_facets)."""
+        if ids is not None:
+            return self.restricted(ids)
+        return (
+            row
+            for queryset in self()
+            for row in queryset.values_list("facet_value", "facet_result").iterator()
+        )
+
     def _chosen_for(self, ids) -> QuerySet:
         chosen = Case(
             *(

@@ -34,7 +34,7 @@ from .models import (
     touched_trials,
 )
 from .search import trials_matching_words
-from .stored_facets import COUNTRIES, STORED_FACETS
+from .stored_facets import COUNTRIES, PHASES, STATUSES, STORED_FACETS
 
 NOT_STATED = (best_known.NOT_STATED, best_known.NOT_STATED_LABEL)
 KNOWN_VALUE_HELP = (
@@ -235,8 +235,8 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         "target": ("agents__targets__slug", "nk_products__targets__slug"),
         "nk_product": ("nk_products__slug",),
         "cd16_status": ("nk_products__cd16_status",),
-        "phase": best_known.phase_rows,
-        "status": best_known.status_rows,
+        "phase": StoredFacetRows(PHASES),
+        "status": StoredFacetRows(STATUSES),
         "sponsor": sponsor_rows,
         "country": StoredFacetRows(COUNTRIES),
         "condition": condition_rows,
@@ -322,7 +322,7 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         return queryset.filter(having(COUNTRIES, value))
 
     def filter_recruiting(self, queryset, name, recruiting):
-        condition = reduce(or_, map(best_known.status_condition, best_known.RECRUITING_NOW))
+        condition = having(STATUSES, best_known.RECRUITING_NOW)
         return queryset.filter(condition if recruiting else ~condition)
 
     def filter_has_registry_record(self, queryset, name, has_record):
