@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import NKCellProduct
+from nkkb.core.caching import data_version
 from nkkb.core.models import StoredFacet, StoredFacetOption
 from nkkb.core.stored_facets import DerivedFacet, refresh
 from registry.choices import OverallStatus
@@ -234,3 +235,18 @@ def test_the_stored_phases_and_statuses_are_the_best_known_values_the_trial_page
     assert expected and found == set(
         Trial.objects.filter(pk__in=expected).values_list("nct_id", flat=True)
     )
+
+
+def test_a_write_is_mended_into_every_stored_facet_at_once():
+    """What a write touched is read once, under one lock, for all the facets it made stale."""
+    for facet in STORED_FACETS.values():
+        refresh(facet)
+    change_an_enrollment()
+    add_a_country()
+
+    refresh(PHASES)
+
+    version = data_version()[0]
+    for facet in STORED_FACETS.values():
+        assert StoredFacet.objects.get(name=facet.name).version == version
+        assert stored(facet) == set(facet.rows(None))

@@ -173,13 +173,18 @@ class StoredFacetOption(models.Model):
     result_id = models.BigIntegerField()
 
     class Meta:
+        # Each serves one way in, and covers the row: a result's options (the mend after a
+        # write reads and deletes those of the results it touched), an option's results (a
+        # filter). Without both columns in each, SQLite scanned all of a facet's options to
+        # find a few results' ones.
         constraints = [
             models.UniqueConstraint(
-                fields=["facet", "value", "result_id"], name="stored_facet_option_unique"
+                fields=["facet", "result_id", "value"], name="stored_facet_result_value_unique"
             )
         ]
-        # A result's options, to mend them after a write and to test one result.
-        indexes = [models.Index(fields=["facet", "result_id"], name="stored_facet_result_idx")]
+        indexes = [
+            models.Index(fields=["facet", "value", "result_id"], name="stored_facet_value_idx")
+        ]
 
     def __str__(self):
         return f"{self.facet_id} {self.value}: {self.result_id}"

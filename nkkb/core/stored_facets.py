@@ -12,6 +12,7 @@ copy. A facet never stored is derived for every result: where the knowledge base
 `manage.py refresh_stored_facets` and the registry sync do that outside requests.
 """
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -38,6 +39,13 @@ class DerivedFacet:
     # The results whose options the writes in a Changes may have changed.
     touched_results: Callable[[Changes], set[int]]
 
+    def __post_init__(self):
+        _derived_facets[self.name] = self
+
+
+# Every DerivedFacet defined in this process, by name.
+_derived_facets: dict[str, DerivedFacet] = {}
+
 
 def stored_options(facet: DerivedFacet) -> QuerySet:
     """The facet's StoredFacetOption rows, current with the knowledge base."""
@@ -62,7 +70,9 @@ def having(facet: DerivedFacet, values: Iterable[str] | None = None) -> Q:
 
 
 def refresh(facet: DerivedFacet) -> None:
-    """Bring the facet's stored options to the knowledge base's current data version."""
+    """Bring the facet's stored options to the knowledge base's current data version, and with
+    them those of every other stored facet this process knows: a write makes them all stale at
+    once, and mending them together reads what it touched once, under one lock."""
     version, _ = data_version()
     if StoredFacet.objects.filter(name=facet.name, version=version).exists():
         return
@@ -72,26 +82,44 @@ def refresh(facet: DerivedFacet) -> None:
         lock_writes()
         version, _ = read_data_version()
         position = current_position()
-        stored = StoredFacet.objects.filter(name=facet.name).first()
-        if stored is not None and stored.version == version:
-            return
-        options = StoredFacetOption.objects.filter(facet_id=facet.name)
-        if stored is None:
-            StoredFacet.objects.create(name=facet.name, version=version, position=position)
-            touched = None
-        else:
-            StoredFacet.objects.filter(name=facet.name).update(version=version, position=position)
-            touched = sorted(facet.touched_results(Changes(stored.position, position)))
-            if not touched:
-                return
-            options = options.filter(result_id__in=ids_subquery(touched))
-        options.delete()
-        rows = iter(facet.rows(touched))
-        while batch := list(islice(rows, INSERT_BATCH_SIZE)):
-            StoredFacetOption.objects.bulk_create(
-                StoredFacetOption(facet_id=facet.name, value=value, result_id=result)
-                for value, result in batch
-            )
+        stored = {each.name: each for each in StoredFacet.objects.filter(name__in=_derived_facets)}
+        touched_since: dict[str, list[int]] = {}
+        for each in _derived_facets.values():
+            earlier = stored.get(each.name)
+            if earlier is None and each is not facet:
+                continue  # never asked for: derived when it first is
+            if earlier is not None and earlier.version == version:
+                continue
+            if earlier is None:
+                touched = None
+            else:
+                key = json.dumps(earlier.position, sort_keys=True)
+                if key not in touched_since:
+                    changes = Changes(earlier.position, position)
+                    touched_since[key] = sorted(each.touched_results(changes))
+                touched = touched_since[key]
+            _store(each, version, position, touched, created=earlier is None)
+
+
+def _store(facet, version: str, position, touched: list[int] | None, *, created: bool) -> None:
+    """Store the facet's options at `version`: those of the results `touched` derived again, or
+    of every result where None."""
+    if created:
+        StoredFacet.objects.create(name=facet.name, version=version, position=position)
+    else:
+        StoredFacet.objects.filter(name=facet.name).update(version=version, position=position)
+    if touched == []:
+        return
+    options = StoredFacetOption.objects.filter(facet_id=facet.name)
+    if touched is not None:
+        options = options.filter(result_id__in=ids_subquery(touched))
+    options.delete()
+    rows = iter(facet.rows(touched))
+    while batch := list(islice(rows, INSERT_BATCH_SIZE)):
+        StoredFacetOption.objects.bulk_create(
+            StoredFacetOption(facet_id=facet.name, value=value, result_id=result)
+            for value, result in batch
+        )
 
 
 def rederive(facet: DerivedFacet) -> None:
