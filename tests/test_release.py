@@ -13,8 +13,10 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from nkkb.core.knowledge_base import knowledge_base_models
+from nkkb.core.models import StoredFacetOption
 from nkkb.core.releases import history_models
 from trials.models import Trial
+from trials.stored_facets import STORED_FACETS
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +80,11 @@ def test_export_flush_restore_export_gives_identical_data_and_history(
 
     for model in history_models():
         model.objects.all().delete()
+    StoredFacetOption.objects.update(value="left from before the restore")
     call_command("restore_release", str(first_release), stdout=io.StringIO())
+    for facet in STORED_FACETS.values():
+        options = StoredFacetOption.objects.filter(facet_id=facet.name)
+        assert set(options.values_list("value", "result_id")) == set(facet.rows(None))
     export_release(tmp_path, "--tag", "second")
 
     second_release = tmp_path / "nkkb-release-second"

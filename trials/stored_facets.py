@@ -4,7 +4,7 @@
 from django.db.models import JSONField, OuterRef, Subquery
 
 from nkkb.core.queries import ids_subquery
-from nkkb.core.stored_facets import DerivedFacet, refresh
+from nkkb.core.stored_facets import DerivedFacet
 from registry.models import RegistryRecord
 
 from . import best_known
@@ -41,10 +41,3 @@ STORED_FACETS = {
     "has_discrepancy": DISCREPANCIES,
     "has_warning": WARNINGS,
 }
-
-
-def stored_facets_refresh() -> None:
-    """Mend the stored facets after a load or a sync, so that no request has to: at registry
-    scale their first derivation takes tens of seconds."""
-    for facet in STORED_FACETS.values():
-        refresh(facet)

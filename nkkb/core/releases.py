@@ -19,6 +19,7 @@ from simple_history.models import HistoricalRecords
 from .exports import ReleaseJSONEncoder, write_records_csv
 from .knowledge_base import knowledge_base_models, with_relations
 from .problems import ProblemsError
+from .stored_facets import refresh_every
 
 RELEASE_TAG = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]*$")
 
@@ -144,3 +145,6 @@ def release_restore(*, release: Path) -> None:
                 user.set_unusable_password()
                 user.save()
         call_command("loaddata", *data, *(path for path in history if path.exists()), verbosity=0)
+    # The history a release restores is not this database's: what it says was written since
+    # the stored facets' moment is not what was.
+    refresh_every(afresh=True)

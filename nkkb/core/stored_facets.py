@@ -1,15 +1,17 @@
 """Facets derived by code, kept in the database and mended after each write.
 
-Some filters ask a question of every result that only Python answers: whether a trial's registry
-record differs from what curators state, whether the compatibility rules warn about its agents
-and products. Answered afresh for every trial on each request, they cost seconds at registry
-scale, past a request's time budget (BENCHMARKS.md, "Issue 17, fifth round"). So a facet's
-options are kept in the database (StoredFacetOption rows) with the moment of the knowledge base
-they hold at. A request that finds the knowledge base moved on answers again for the results the
+Some facets ask a question of every result that only code answers: a trial's best-known phase
+and status (the curators' value, else the registry's), the countries its registry record lists,
+whether that record differs from what curators state, whether the compatibility rules warn about
+its agents and products. Answered afresh on each request they cost seconds at registry scale,
+past a request's time budget (BENCHMARKS.md, "Issue 17, fifth round"). So a facet's options are
+kept in the database (StoredFacetOption rows) with the moment of the knowledge base they hold
+at. A request that finds the knowledge base moved on derives them again for the results the
 writes since touched (nkkb.core.changes), as the facet index does (nkkb.core.facets), but under
 the write lock and into the database: every process and machine sharing it reads and mends one
-copy. A facet never stored is derived for every result: where the knowledge base is large,
-`manage.py refresh_stored_facets` and the registry sync do that outside requests.
+copy. A facet never stored is derived for every result: where the knowledge base is large, the
+seed load, the registry sync, a release's restore and `manage.py refresh_stored_facets` do that
+outside requests (refresh_every).
 """
 
 import json
@@ -83,7 +85,7 @@ def refresh(facet: DerivedFacet) -> None:
         version, _ = read_data_version()
         position = current_position()
         stored = {each.name: each for each in StoredFacet.objects.filter(name__in=_derived_facets)}
-        touched_since: dict[str, list[int]] = {}
+        touched_since: dict[tuple, list[int]] = {}
         for each in _derived_facets.values():
             earlier = stored.get(each.name)
             if earlier is None and each is not facet:
@@ -93,7 +95,7 @@ def refresh(facet: DerivedFacet) -> None:
             if earlier is None:
                 touched = None
             else:
-                key = json.dumps(earlier.position, sort_keys=True)
+                key = (each.touched_results, json.dumps(earlier.position, sort_keys=True))
                 if key not in touched_since:
                     changes = Changes(earlier.position, position)
                     touched_since[key] = sorted(each.touched_results(changes))
@@ -120,6 +122,14 @@ def _store(facet, version: str, position, touched: list[int] | None, *, created:
             StoredFacetOption(facet_id=facet.name, value=value, result_id=result)
             for value, result in batch
         )
+
+
+def refresh_every(*, afresh: bool = False) -> None:
+    """Mend every stored facet this process knows (derive each `afresh`, or where never
+    stored): after a load, a restore or a sync, so that no request has to (at registry scale a
+    first derivation takes tens of seconds, past a request's time budget)."""
+    for facet in list(_derived_facets.values()):
+        (rederive if afresh else refresh)(facet)
 
 
 def rederive(facet: DerivedFacet) -> None:

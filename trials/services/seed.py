@@ -13,11 +13,11 @@ from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.history import SEED_CHANGE_REASON
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.problems import ProblemsError
+from nkkb.core.stored_facets import refresh_every
 from registry.services import registry_snapshot_load
 
 from ..choices import Phase
 from ..models import Caveat, Condition, Result, Trial, TrialAgent
-from ..stored_facets import stored_facets_refresh
 
 PROVENANCE_FIELDS = {
     "section": "source_section",
@@ -55,7 +55,7 @@ def seed_load(*, directory: Path) -> SeedReport:
             transaction.set_rollback(True)
     if loader.problems:
         raise ProblemsError(loader.problems)
-    stored_facets_refresh()
+    refresh_every()
     return SeedReport(loaded=True, counts=knowledge_base_counts())
 
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from bench.synthetic import SyntheticRefused, synthetic_generate
-from trials.stored_facets import stored_facets_refresh
+from nkkb.core.stored_facets import refresh_every
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         except (SyntheticRefused, ValueError) as error:
             raise CommandError(f"{error} Nothing was written.") from error
         # Derived here, as a sync does, rather than by the first request that filters by them.
-        stored_facets_refresh()
+        refresh_every()
         counts = ", ".join(
             f"{count} {name.replace('_', ' ')}" for name, count in report.counts.items()
         )

@@ -5,10 +5,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from nkkb.core.stored_facets import refresh_every
 from registry.ctgov import MAX_PAGE_SIZE, CtgovClient, CtgovError
 from registry.sync import DEFAULT_BATCH_SIZE, SyncReport, registry_files_read, registry_sync
 from trials.models import Trial
-from trials.stored_facets import stored_facets_refresh
 
 PREVIEW_NOTE = "preview: nothing written; run with --apply"
 
@@ -98,7 +98,7 @@ class Command(BaseCommand):
                 raise CommandError(stopped) from error
         if report.applied:
             # Mended here, not by the first request after a sync of thousands of records.
-            stored_facets_refresh()
+            refresh_every()
         self.write_report(report)
 
     def write_report(self, report: SyncReport):
