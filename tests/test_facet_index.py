@@ -17,6 +17,7 @@ from nkkb.core.facets import (
     facet_counts,
     indexed_selection,
 )
+from nkkb.core.models import StoredFacet
 from registry.models import RegistryRecord
 from trials import best_known
 from trials.filtersets import TrialFilterSet, sponsor_rows
@@ -44,8 +45,9 @@ def counts_of_every_selection() -> list[dict]:
 
 
 def recounted() -> list[dict]:
-    """The counts from indexes read afresh."""
+    """The counts from indexes read afresh, the stored facets among them derived afresh."""
     forget_derived_data()
+    StoredFacet.objects.all().delete()
     return counts_of_every_selection()
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from nkkb.core.queries import IdsQuery, ids_subquery, row_record
-from nkkb.core.stored_facets import DerivedFacet
+from nkkb.core.stored_facets import DerivedFacet, stored_options
 from registry.choices import Actuality, OverallStatus, RegistryPhase
 from registry.matching import name_keys, names_of, unlinked_names
 from registry.models import RegistryRecord, first_day
@@ -105,6 +105,17 @@ def discrepancy_rows(trial_ids: list[int] | None = None):
 
 def discrepancy_value(found: Discrepancy) -> str:
     return f"{found.field}:{found.kind}"
+
+
+def differing_trials(*, kind: str = "", field: str = "") -> QuerySet:
+    """The trials with a discrepancy of `kind` on `field` (either, where not given), found
+    among the stored options (DISCREPANCIES) without deriving any trial's."""
+    options = stored_options(DISCREPANCIES)
+    if kind:
+        options = options.filter(value__endswith=f":{kind}")
+    if field:
+        options = options.filter(value__startswith=f"{field}:")
+    return Trial.objects.filter(pk__in=options.values("result_id"))
 
 
 # Which trials differ from their registry record, where and how, kept in the database: derived

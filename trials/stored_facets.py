@@ -25,12 +25,12 @@ def country_rows(trial_ids: list[int] | None = None):
             yield name, trial_id
 
 
-# The countries are a list in each registry record's JSON: deriving each trial's at registry
-# scale reads and parses every record.
+# The countries are a list in each registry record's JSON: a filter by country read and parsed
+# every record.
 COUNTRIES = DerivedFacet("trials.countries", country_rows, touched_trials)
 
-# Each trial's best-known phase and status: reading them for every trial in SQL (the curated
-# value, else the registry's) took each worker seconds on its first count of their facets.
+# Each trial's best-known phase and status: each worker read them for every trial through the
+# best-known conditions (the curated value, else the registry's) on its first count.
 PHASES = DerivedFacet("trials.phases", best_known.phase_rows.rows, touched_trials)
 STATUSES = DerivedFacet("trials.statuses", best_known.status_rows.rows, touched_trials)
 

@@ -16,7 +16,6 @@ from nkkb.core.facets import count_facets
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.links import filtered_list_url
 from nkkb.core.problems import ProblemsError
-from nkkb.core.stored_facets import stored_options
 from nkkb.core.views import FilteredTableView, RecordDetailView
 from registry.models import CandidateStatus, StudyCandidate
 from registry.services import candidate_reject
@@ -24,7 +23,7 @@ from registry.services import candidate_reject
 from .api.serializers import TrialSerializer
 from .best_known import NOT_STATED
 from .choices import DiscrepancyKind, Phase, TherapyClass
-from .discrepancies import DISCREPANCIES, DISCREPANCY_FIELDS, discrepancies
+from .discrepancies import DISCREPANCY_FIELDS, differing_trials, discrepancies
 from .exports import trial_spreadsheet
 from .filtersets import TrialFilterSet
 from .models import Trial, condition_lineages, parse_nct_id
@@ -254,23 +253,18 @@ class DiscrepancyListView(PermissionRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         """A page of the trials with a discrepancy of the kind and field asked for, found among
-        the stored ones (trials.discrepancies.DISCREPANCIES), and their discrepancies: deriving
-        every trial's on each visit costs seconds at registry scale."""
+        the stored ones (trials.discrepancies.differing_trials), and their discrepancies:
+        deriving every trial's on each visit ran past a request's time budget at registry
+        scale."""
         context = super().get_context_data(**kwargs)
         query = self.request.GET
         kind, field = query.get("kind", ""), query.get("field", "")
-        options = stored_options(DISCREPANCIES)
-        if kind:
-            options = options.filter(value__endswith=f":{kind}")
-        if field:
-            options = options.filter(value__startswith=f"{field}:")
-        differing = Trial.objects.filter(pk__in=options.values("result_id"))
+        differing = differing_trials(kind=kind, field=field)
         if nct := query.get("nct", "").strip().upper():
             differing = differing.filter(nct_id__contains=nct)
-        page = Paginator(differing.order_by("nct_id").only("pk"), TRIALS_PER_PAGE).get_page(
-            query.get("page")
-        )
-        found = discrepancies(Trial.objects.filter(pk__in=[trial.pk for trial in page]))
+        page = Paginator(differing.order_by("nct_id").values_list("pk", flat=True), TRIALS_PER_PAGE)
+        page = page.get_page(query.get("page"))
+        found = discrepancies(Trial.objects.filter(pk__in=list(page)))
         context["discrepancies"] = [
             d for d in found if (not kind or d.kind == kind) and (not field or d.field == field)
         ]

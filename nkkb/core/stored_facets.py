@@ -3,15 +3,16 @@
 Some facets ask a question of every result that only code answers: a trial's best-known phase
 and status (the curators' value, else the registry's), the countries its registry record lists,
 whether that record differs from what curators state, whether the compatibility rules warn about
-its agents and products. Answered afresh on each request they cost seconds at registry scale,
-past a request's time budget (BENCHMARKS.md, "Issue 17, fifth round"). So a facet's options are
-kept in the database (StoredFacetOption rows) with the moment of the knowledge base they hold
-at. A request that finds the knowledge base moved on derives them again for the results the
-writes since touched (nkkb.core.changes), as the facet index does (nkkb.core.facets), but under
-the write lock and into the database: every process and machine sharing it reads and mends one
-copy. A facet never stored is derived for every result: where the knowledge base is large, the
-seed load, the registry sync, a release's restore and `manage.py refresh_stored_facets` do that
-outside requests (refresh_every).
+its agents and products. Answered afresh on each request, the slowest of them (whether a record
+differs) ran past a request's time budget at registry scale (BENCHMARKS.md, "Issue 17, fourth
+round" and "fifth round"). So a facet's options are kept in the database (StoredFacetOption
+rows) with the moment of the knowledge base they hold at. A request that finds the knowledge
+base moved on derives them again for the results the writes since touched (nkkb.core.changes),
+as the facet index does (nkkb.core.facets), but under the write lock and into the database:
+every process and machine sharing it reads and mends one copy. A facet never stored is derived
+for every result: where the knowledge base is large, the seed load, the registry sync, a
+release's restore and `manage.py refresh_stored_facets` do that outside requests
+(refresh_every).
 """
 
 import json
@@ -125,24 +126,21 @@ def _store(facet, version: str, position, touched: list[int] | None, *, created:
 
 
 def refresh_every(*, afresh: bool = False) -> None:
-    """Mend every stored facet this process knows (derive each `afresh`, or where never
-    stored): after a load, a restore or a sync, so that no request has to (at registry scale a
-    first derivation takes tens of seconds, past a request's time budget)."""
-    for facet in list(_derived_facets.values()):
-        (rederive if afresh else refresh)(facet)
-
-
-def rederive(facet: DerivedFacet) -> None:
-    """Derive the facet's options afresh for every result, in place of mending them."""
+    """Mend every stored facet this process knows, deriving those never stored (every one where
+    `afresh`): after a load, a restore or a sync, so that no request has to (a first derivation
+    at registry scale runs past a request's time budget: BENCHMARKS.md)."""
     with transaction.atomic():
         lock_writes()
-        StoredFacet.objects.filter(name=facet.name).delete()
-        refresh(facet)
+        if afresh:
+            # All forgotten before any is derived: a refresh mends every stale facet it finds.
+            StoredFacet.objects.filter(name__in=_derived_facets).delete()
+        for facet in list(_derived_facets.values()):
+            refresh(facet)
 
 
 class StoredFacetRows:
     """A stored facet's options as the row source of a facet index (FilterSet.facet_paths,
-    nkkb.core.facets): read from the database, where deriving them costs seconds."""
+    nkkb.core.facets): read from the database rather than derived by each process."""
 
     def __init__(self, facet: DerivedFacet):
         self.facet = facet
