@@ -125,6 +125,20 @@ WRITES = [
 
 
 @pytest.mark.django_db
+def test_the_sponsor_filter_offers_and_accepts_a_sponsor_a_write_named():
+    new_sponsor = {"sponsor": ["A sponsor nobody else has"]}
+    before = TrialFilterSet(new_sponsor, queryset=Trial.objects.all())
+    assert not before.is_valid()
+    assert "sponsor" in before.errors
+    change_a_registry_record()
+    after = TrialFilterSet(new_sponsor, queryset=Trial.objects.all())
+    assert after.is_valid(), after.errors
+    assert ("A sponsor nobody else has",) * 2 in after.form.fields["sponsor"].choices
+    record = RegistryRecord.objects.get(lead_sponsor="A sponsor nobody else has")
+    assert list(after.qs.values_list("nct_id", flat=True)) == [record.nct_id]
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("write", WRITES, ids=lambda write: write.__name__)
 def test_counts_after_a_write_equal_a_fresh_recount(write):
     before = counts_of_every_selection()

@@ -43,16 +43,16 @@ KNOWN_VALUE_HELP = (
 )
 
 
-def sponsor_choices():
-    sponsors = RegistryRecord.objects.exclude(lead_sponsor=None).order_by("lead_sponsor")
-    return [(name, name) for name in sponsors.values_list("lead_sponsor", flat=True).distinct()]
+def indexed_choices(facet: str):
+    """The choices of a facet whose options are whatever the trials hold (lead sponsors,
+    countries): read from the facet index, as the facet panel counts them, not from every
+    registry record on each request."""
 
+    def choices():
+        options = facet_index(TrialFilterSet, facet, data_version()[0])
+        return [(name, name) for name in sorted(options)]
 
-def country_choices():
-    """The countries of the trials, from the facet index (as the facet panel counts them)."""
-    return [
-        (name, name) for name in sorted(facet_index(TrialFilterSet, "country", data_version()[0]))
-    ]
+    return choices
 
 
 CONDITION_PATH_SEPARATOR = " > "
@@ -167,13 +167,13 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         help_text="ClinicalTrials.gov overall status." + KNOWN_VALUE_HELP,
     )
     sponsor = MultipleChoiceFilter(
-        choices=sponsor_choices,
+        choices=indexed_choices("sponsor"),
         method="filter_sponsor",
         label="Lead sponsor",
         help_text="The lead sponsor the registry names.",
     )
     country = MultipleChoiceFilter(
-        choices=country_choices,
+        choices=indexed_choices("country"),
         method="filter_country",
         label="Country",
         help_text="A country where the registry lists a site.",

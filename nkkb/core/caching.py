@@ -107,19 +107,22 @@ def read_data_version() -> tuple[str, datetime | None]:
     """The data version, from the newest row of each versioned table.
 
     The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses
-    ids; with its timestamp it cannot.
+    ids; with its timestamp it cannot. One row per table that has any (each numbered, so that
+    an empty table cannot be mistaken for another): PostgreSQL plans one small query per table
+    in half the time of two scalar subqueries per table.
     """
     quote = connection.ops.quote_name
-    columns = []
-    for table, pk, timestamp in _versioned_tables():
-        newest = f"FROM {quote(table)} ORDER BY {quote(pk)} DESC LIMIT 1"
-        columns += [f"(SELECT {quote(pk)} {newest})", f"(SELECT {quote(timestamp)} {newest})"]
+    newest = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT {number}, {quote(pk)}, {quote(timestamp)} FROM {quote(table)} "
+        f"ORDER BY {quote(pk)} DESC LIMIT 1) AS newest_{number}"
+        for number, (table, pk, timestamp) in enumerate(_versioned_tables())
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)}")
-        row = cursor.fetchone()
-    timestamps = [stamp for stamp in map(_as_utc, row[1::2]) if stamp is not None]
-    token = hashlib.sha256(repr([str(value) for value in row]).encode()).hexdigest()
-    return token, max(timestamps, default=None)
+        cursor.execute(newest)
+        rows = sorted(cursor.fetchall())
+    timestamps = [stamp for stamp in (_as_utc(row[2]) for row in rows) if stamp is not None]
+    token = hashlib.sha256(repr([[str(value) for value in row] for row in rows]).encode())
+    return token.hexdigest(), max(timestamps, default=None)
 
 
 def _credentials(request) -> str:
