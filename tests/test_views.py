@@ -433,3 +433,27 @@ def test_counts_are_worded_in_the_singular_and_the_plural(client):
     assert '<span id="result-count">1</span> agent ' in one
     products = client.get("/nk-products/").content.decode()
     assert "</span> NK cell products" in products
+
+
+def test_a_trial_row_links_its_agents_products_and_classes_and_labels_each_cell(client):
+    trial = (
+        Trial.objects.filter(trial_agents__role="expressed-by-product", nk_products__isnull=False)
+        .distinct()
+        .first()
+    )
+    page = client.get("/trials/", {"q": trial.nct_id}).content.decode()
+    row = re.search(rf'<tr[^>]*><td[^>]*><a href="/trials/{trial.nct_id}/">.*?</tr>', page, re.S)
+    cells = re.findall(r"<td([^>]*)>(.*?)</td>", row.group(0), re.S)
+    labels = [re.search(r'data-label="([^"]*)"', attrs).group(1) for attrs, _ in cells]
+    assert labels[:2] == ["NCT number", "Title, agents and NK cell products"]
+    title = cells[1][1]
+    for link in trial.trial_agents.all():
+        expected = f'<a href="/agents/{link.agent.slug}/">{link.agent.name}</a>'
+        if not link.gives_therapy_class:
+            expected += f" <small>({link.get_role_display()})</small>"
+        assert expected in title
+    for product in trial.nk_products.all():
+        assert f'<a class="product" href="/nk-products/{product.slug}/">{product.name}</a>' in title
+    classes = dict(zip(labels, (content for _, content in cells), strict=True))["Therapy classes"]
+    badges = re.findall(r'<a class="badge" href="/trials/\?therapy_class=([^"]+)">', classes)
+    assert badges == [choice.value for choice in trial.therapy_class_choices] != []

@@ -1,8 +1,10 @@
 import django_tables2 as tables
 from django.template.defaultfilters import pluralize
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from agents.compatibility import UNRECORDED
+from nkkb.core.links import filtered_list_url
 from nkkb.core.tables import BaseTable, LinkedManyColumn
 
 from .best_known import REGISTRY, KnownValue, known_values
@@ -78,26 +80,56 @@ class WarningsColumn(tables.Column):
         return "; ".join(texts)
 
 
+def therapy_class_badges(trial) -> SafeString:
+    """Each of the trial's therapy classes, a badge linking to the trials of that class."""
+    return format_html_join(
+        "",
+        '<a class="badge" href="{}">{}</a> ',
+        (
+            (filtered_list_url("trials:trial_list", therapy_class=choice.value), choice.label)
+            for choice in trial.therapy_class_choices
+        ),
+    )
+
+
+def agent_links(trial) -> SafeString:
+    """The trial's agents, linked, each with its role where the role gives no therapy class."""
+    return format_html_join(
+        ", ",
+        '<a href="{}">{}</a>{}',
+        (
+            (
+                link.agent.get_absolute_url(),
+                link.agent.name,
+                ""
+                if link.gives_therapy_class
+                else format_html(" <small>({})</small>", link.get_role_display()),
+            )
+            for link in trial.trial_agents.all()
+        ),
+    )
+
+
+def _product_links(trial) -> SafeString:
+    return format_html_join(
+        ", ",
+        '<a class="product" href="{}">{}</a>',
+        ((product.get_absolute_url(), product.name) for product in trial.nk_products.all()),
+    )
+
+
 class TrialTable(BaseTable):
+    # The cells are built in Python: through a template each, they took a large share of the
+    # page's time (BENCHMARKS.md, "Issue 17, sixth round").
     nct_id = tables.Column(linkify=True, verbose_name="NCT number")
-    title = tables.TemplateColumn(
-        template_name="trials/title_cell.html",
+    title = tables.Column(
         order_by=("title",),
         verbose_name="Title, agents and NK cell products",
         attrs={"td": {"class": "col-title"}},
     )
-    therapy_classes = tables.TemplateColumn(
-        template_name="trials/therapy_classes_cell.html",
-        orderable=False,
-        verbose_name="Therapy classes",
-    )
+    therapy_classes = tables.Column(accessor="pk", orderable=False, verbose_name="Therapy classes")
     # Shown beside the title on the page; columns of their own in exports.
-    agents = tables.TemplateColumn(
-        template_name="trials/agents_cell.html",
-        orderable=False,
-        verbose_name="Agents",
-        visible=False,
-    )
+    agents = tables.Column(accessor="pk", orderable=False, verbose_name="Agents", visible=False)
     nk_products = LinkedManyColumn(verbose_name="NK cell products", visible=False)
     conditions = LinkedManyColumn()
     phase = KnownValueColumn(order_by=("phase",))
@@ -132,6 +164,30 @@ class TrialTable(BaseTable):
             "start_year",
             "warnings",
         )
+
+    def render_title(self, record):
+        uses = []
+        if record.trial_agents.all():
+            uses.append(
+                format_html('<span class="visually-hidden">Agents: </span>{}', agent_links(record))
+            )
+        if record.nk_products.all():
+            uses.append(
+                format_html(
+                    '<span class="visually-hidden">NK cell products: </span>{}',
+                    _product_links(record),
+                )
+            )
+        if not uses:
+            return record.title
+        return format_html(
+            '{}<span class="uses">{}</span>',
+            record.title,
+            format_html_join(" · ", "{}", ((use,) for use in uses)),
+        )
+
+    def render_therapy_classes(self, record):
+        return therapy_class_badges(record)
 
     def value_title(self, record):
         return record.title

@@ -1,6 +1,11 @@
 """The base of every list table: the same sort and page-size parameters as the API."""
 
+import functools
+
 import django_tables2 as tables
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django_tables2.utils import OrderBy, OrderByTuple
 
 MAX_PAGE_SIZE = 100
@@ -57,6 +62,29 @@ class BaseTable(tables.Table):
             alias
             for alias in aliases
             if OrderBy(alias).bare in self.columns and self.columns[OrderBy(alias).bare].orderable
+        )
+
+    @functools.cached_property
+    def cell_openings(self) -> dict[str, SafeString]:
+        """Each shown column's `<td>`, labelled with its header for the stacked rows of narrow
+        screens: built once a page, where the row template built the same attributes again for
+        every cell. A column's cell attributes are therefore its own, never a record's."""
+        return {
+            column.name: format_html(
+                '<td {} data-label="{}">', column.attrs["td"].as_html(), column.header
+            )
+            for column in self.columns
+        }
+
+    def cells_html(self, row) -> SafeString:
+        """A row's cells, each localized as the column says (django-tables2's `localize`)."""
+        return format_html_join(
+            "",
+            "{}{}</td>",
+            (
+                (self.cell_openings[column.name], localize(cell, use_l10n=column.localize))
+                for column, cell in row.items()
+            ),
         )
 
     def paginate(self, *args, per_page=DEFAULT_PAGE_SIZE, **kwargs):
