@@ -9,3 +9,20 @@ nothing about the software behind the proxy.
 import gunicorn
 
 gunicorn.SERVER = "nkkb"
+
+
+def post_worker_init(worker):
+    """Each worker reads the list pages' facet indexes before it takes a request: on a large
+    database the first count of a facet in a process reads all its rows (BENCHMARKS.md, "Issue
+    17, sixth round"), and without this its first visitor waited for every facet of the page.
+    A database that cannot be read now leaves them to the first request, as before."""
+    from django.db import DatabaseError, connections
+
+    from nkkb.core.facets import read_facet_indexes
+
+    try:
+        read_facet_indexes(after_each=worker.notify)
+    except DatabaseError as error:
+        worker.log.warning("Facet indexes not read at start: %s", error)
+    finally:
+        connections.close_all()

@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
 
+from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, Target
 from nkkb.core import facets
 from nkkb.core.caching import data_version
@@ -301,3 +302,23 @@ def test_the_sponsor_facet_read_for_some_trials_is_its_full_read_for_them():
     assert set(sponsor_rows.restricted(ids)) == full
     some = ids[::3]
     assert set(sponsor_rows.restricted(some)) == {row for row in full if row[1] in some}
+
+
+@pytest.mark.django_db
+def test_a_worker_reads_every_list_pages_facet_index_before_its_first_visitor(client, monkeypatch):
+    assert set(facets.faceted_filtersets()) == {
+        TrialFilterSet,
+        AgentFilterSet,
+        TargetFilterSet,
+        NKCellProductFilterSet,
+    }
+    beats = []
+    facets.read_facet_indexes(after_each=lambda: beats.append(1))
+    assert len(beats) == sum(len(f.facet_paths) for f in facets.faceted_filtersets())
+
+    def read_at_request(filterset_class, name):
+        raise AssertionError(f"{filterset_class.__name__}'s {name} index read by a request")
+
+    monkeypatch.setattr(facets, "_read_index", read_at_request)
+    for page in ("/trials/", "/agents/", "/targets/", "/nk-products/", "/landscape/"):
+        assert client.get(page).status_code == 200

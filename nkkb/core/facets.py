@@ -23,6 +23,7 @@ from django.core.cache import caches
 from django.db.models import F, Max, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import QueryDict
+from django.urls import get_resolver
 from django.utils.http import urlencode
 from pyroaring import BitMap64
 
@@ -237,6 +238,36 @@ def _mended(filterset_class, name, options: dict[str, BitMap64], touched: BitMap
     for value, result in _rows(filterset_class, name, restrict_to=list(touched)):
         mended.setdefault(value, BitMap64()).add(result)
     return {value: ids for value, ids in mended.items() if ids}
+
+
+def faceted_filtersets() -> list[type]:
+    """The FilterSets whose facets the site's list pages count, found through the URLconf."""
+    found = {}
+
+    def walk(patterns):
+        for pattern in patterns:
+            if hasattr(pattern, "url_patterns"):
+                walk(pattern.url_patterns)
+                continue
+            filterset_class = getattr(
+                getattr(pattern.callback, "view_class", None), "filterset_class", None
+            )
+            if getattr(filterset_class, "facet_paths", None):
+                found[filterset_class] = None
+
+    walk(get_resolver().url_patterns)
+    return list(found)
+
+
+def read_facet_indexes(after_each=lambda: None) -> None:
+    """Read every facet index of the list pages at the current data version, calling
+    `after_each` after each: a worker does so before its first request (gunicorn.conf.py,
+    which tells its master it is alive after each), so that no visitor waits for them."""
+    version = data_version()[0]
+    for filterset_class in faceted_filtersets():
+        for name in filterset_class.facet_paths:
+            facet_index(filterset_class, name, version)
+            after_each()
 
 
 def clear_facet_indexes() -> None:
