@@ -45,12 +45,12 @@ KNOWN_VALUE_HELP = (
 
 def indexed_choices(facet: str):
     """The choices of a facet whose options are whatever the trials hold (lead sponsors,
-    countries): read from the facet index, as the facet panel counts them, not from every
-    registry record on each request."""
+    countries), by name case-insensitively: read from the facet index, as the facet panel
+    counts them, not from every registry record on each request."""
 
     def choices():
         options = facet_index(TrialFilterSet, facet, data_version()[0])
-        return [(name, name) for name in sorted(options)]
+        return [(name, name) for name in sorted(options, key=str.casefold)]
 
     return choices
 

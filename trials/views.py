@@ -36,12 +36,20 @@ from .tables import TrialTable
 
 class TrialListView(FilteredTableView):
     model = Trial
-    queryset = Trial.objects.with_related()
     filterset_class = TrialFilterSet
     table_class = TrialTable
     template_name = "trials/trial_list.html"
     title = "Trials"
     search_placeholder = "NCT number, title, agent, target, condition"
+
+    def get_queryset(self):
+        """What the table shows reads its trials' agents, products, conditions and registry
+        records; the export, the API's representation, reads their results and caveats too."""
+        if self.request.GET.get(self.export_trigger_param):
+            return Trial.objects.with_related()
+        return Trial.objects.with_related(
+            ["conditions", "trial_agents", "nk_products", "registry_record"]
+        )
 
     def export_rows(self):
         """The columns the API's CSV has too (trials.exports), from the same representation."""

@@ -109,7 +109,7 @@ def read_data_version() -> tuple[str, datetime | None]:
     The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses
     ids; with its timestamp it cannot. One row per table that has any (each numbered, so that
     an empty table cannot be mistaken for another): PostgreSQL plans one small query per table
-    in half the time of two scalar subqueries per table.
+    faster than two scalar subqueries per table (BENCHMARKS.md, "Issue 17, sixth round").
     """
     quote = connection.ops.quote_name
     newest = " UNION ALL ".join(
