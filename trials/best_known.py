@@ -124,7 +124,7 @@ class OptionRows:
             ),
             output_field=CharField(),
         )
-        return Trial.objects.filter(pk__in=ids).values_list(chosen, "pk")
+        return Trial.objects.filter(pk__in_ids=ids).values_list(chosen, "pk")
 
 
 phase_rows = OptionRows(

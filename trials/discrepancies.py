@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from nkkb.core.queries import IdsQuery, ids_subquery, row_record
+from nkkb.core.queries import IdsQuery, row_record
 from nkkb.core.stored_facets import DerivedFacet, stored_options
 from registry.choices import Actuality, OverallStatus, RegistryPhase
 from registry.matching import name_keys, names_of, unlinked_names
@@ -97,7 +97,7 @@ def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
 def discrepancy_rows(trial_ids: list[int] | None = None):
     """("field:kind", id) of each kind of discrepancy on each field of the trials `trial_ids`
     names (every trial where None): the options of the stored facet DISCREPANCIES."""
-    queryset = None if trial_ids is None else Trial.objects.filter(pk__in=ids_subquery(trial_ids))
+    queryset = None if trial_ids is None else Trial.objects.filter(pk__in_ids=trial_ids)
     for trial_id, compared in _compared_trials(queryset, few=trial_ids is not None):
         for value in dict.fromkeys(discrepancy_value(found) for found in compared):
             yield value, trial_id
@@ -138,16 +138,16 @@ def _compared_trials(queryset: QuerySet | None, *, few: bool = False):
 
 
 TRIALS = IdsQuery(
-    lambda ids: Trial.objects.filter(pk__in=ids).order_by("nct_id").values_list(*TRIAL_FIELDS)
+    lambda ids: Trial.objects.filter(pk__in_ids=ids).order_by("nct_id").values_list(*TRIAL_FIELDS)
 )
 RECORDS = IdsQuery(lambda ids: registry_records_of(ids).values_list(*RECORD_FIELDS))
 LINKED_NAMES = IdsQuery(
     lambda ids: (
-        TrialAgent.objects.filter(trial_id__in=ids)
+        TrialAgent.objects.filter(trial_id__in_ids=ids)
         .order_by()
         .values_list("trial_id", *(f"agent__{name}" for name in NAME_FIELDS))
         .union(
-            Trial.nk_products.through.objects.filter(trial_id__in=ids)
+            Trial.nk_products.through.objects.filter(trial_id__in_ids=ids)
             .order_by()
             .values_list("trial_id", *(f"nkcellproduct__{name}" for name in NAME_FIELDS)),
             all=True,

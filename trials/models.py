@@ -15,7 +15,6 @@ from nkkb.core.models import (
     choices_constraint,
     validate_reference_numbers,
 )
-from nkkb.core.queries import ids_subquery
 from nkkb.core.stored_facets import DerivedFacet
 from registry.models import NCT_ID_MESSAGE, NCT_ID_PATTERN, RegistryRecord, parse_nct_id
 
@@ -261,7 +260,7 @@ def therapy_class_rows(therapy_class: str | None = None) -> list[models.QuerySet
 def registry_records_of(trial_ids) -> QuerySet:
     """The registry records of the trials `trial_ids` (ids, or a subquery of them)."""
     return RegistryRecord.objects.filter(
-        nct_id__in=Trial.objects.filter(pk__in=trial_ids).values("nct_id")
+        nct_id__in=Trial.objects.filter(pk__in_ids=trial_ids).values("nct_id")
     )
 
 
@@ -482,7 +481,7 @@ def warning_rows(trial_ids: list[int] | None = None):
     queries however many trials, the rules once per pair."""
     product_links = Trial.nk_products.through.objects.order_by()
     if trial_ids is not None:
-        product_links = product_links.filter(trial_id__in=ids_subquery(trial_ids))
+        product_links = product_links.filter(trial_id__in_ids=trial_ids)
     products_of = {}
     for trial_id, product_id in product_links.values_list("trial_id", "nkcellproduct_id"):
         products_of.setdefault(trial_id, []).append(product_id)

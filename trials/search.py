@@ -33,7 +33,7 @@ from pyroaring import BitMap64
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.caching import data_version
 from nkkb.core.facets import SelectedQuerySet
-from nkkb.core.queries import IdsQuery, ids_subquery, sql_rows
+from nkkb.core.queries import IdsQuery, sql_rows
 
 from .models import Condition, Trial, TrialAgent
 
@@ -239,7 +239,7 @@ def trials_matching_words(queryset, words: list[str]):
         found = ids if found is None else found & ids
         if not found:
             return queryset.none()
-    searched = queryset.filter(pk__in=ids_subquery(found))
+    searched = queryset.filter(pk__in_ids=found)
     # Where the words are the only filter, the ids are the list's: counted and paged from them.
     return searched if queryset.query.where else SelectedQuerySet.of(searched, found)
 
@@ -277,18 +277,18 @@ def _linked_trials(agents, products, targets, conditions):
     or product that binds one of the targets (with repeats)."""
     product_links = Trial.nk_products.through.objects.order_by()
     return (
-        TrialAgent.objects.filter(agent__in=agents)
+        TrialAgent.objects.filter(agent__in_ids=agents)
         .order_by()
         .values_list("trial_id", flat=True)
         .union(
-            TrialAgent.objects.filter(agent__targets__in=targets)
+            TrialAgent.objects.filter(agent__targets__in_ids=targets)
             .order_by()
             .values_list("trial_id", flat=True),
-            product_links.filter(nkcellproduct__in=products).values_list("trial_id", flat=True),
-            product_links.filter(nkcellproduct__targets__in=targets).values_list(
+            product_links.filter(nkcellproduct__in_ids=products).values_list("trial_id", flat=True),
+            product_links.filter(nkcellproduct__targets__in_ids=targets).values_list(
                 "trial_id", flat=True
             ),
-            Trial.conditions.through.objects.filter(condition__in=conditions)
+            Trial.conditions.through.objects.filter(condition__in_ids=conditions)
             .order_by()
             .values_list("trial_id", flat=True),
             # The ids are gathered in a set here: the database need not drop repeats.

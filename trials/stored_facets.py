@@ -3,7 +3,6 @@
 
 from django.db.models import JSONField, OuterRef, Subquery
 
-from nkkb.core.queries import ids_subquery
 from nkkb.core.stored_facets import DerivedFacet
 from registry.models import RegistryRecord
 
@@ -17,7 +16,7 @@ def country_rows(trial_ids: list[int] | None = None):
     names (every trial where None): the options of the stored facet COUNTRIES."""
     trials = Trial.objects.order_by()
     if trial_ids is not None:
-        trials = trials.filter(pk__in=ids_subquery(trial_ids))
+        trials = trials.filter(pk__in_ids=trial_ids)
     countries = RegistryRecord.objects.filter(nct_id=OuterRef("nct_id")).values("countries")
     rows = trials.annotate(countries=Subquery(countries, output_field=JSONField()))
     for trial_id, names in rows.values_list("pk", "countries").iterator():

@@ -11,12 +11,17 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
         from django.db.backends.signals import connection_created
+        from django.db.models import Field, ForeignObject
 
         from .changes import connect_write_lock
         from .deadlines import install_progress_handler
+        from .queries import InIds
 
         connection_created.connect(install_progress_handler)
         connect_write_lock()
+        # Relations keep lookups of their own, not a plain field's: registered on both.
+        Field.register_lookup(InIds)
+        ForeignObject.register_lookup(InIds)
         # Admin's side bar of every model took a third of a laptop's screen and clipped the
         # lists; the index and the breadcrumbs lead to the same places.
         admin.site.enable_nav_sidebar = False

@@ -31,7 +31,7 @@ from .caching import data_version
 from .changes import Changes, Position, current_position
 from .filtersets import filter_parameters
 from .links import filtered_list_url
-from .queries import cursor_rows, ids_subquery
+from .queries import cursor_rows
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
 # pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
@@ -462,7 +462,7 @@ class SelectedQuerySet(QuerySet):
         among = self._chain()
         among.__class__ = self._unselected_class
         among.query.where = type(among.query.where)()
-        return among.filter(pk__in=ids_subquery(ids))
+        return among.filter(pk__in_ids=ids)
 
     def _walk(self, start: int, stop: int, most: int) -> list[int] | None:
         """The ids of results `start` to `stop` in the model's default ordering (an index's),

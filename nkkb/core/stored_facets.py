@@ -26,7 +26,6 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from .caching import data_version, read_data_version
 from .changes import Changes, current_position, lock_writes
 from .models import StoredFacet, StoredFacetOption
-from .queries import ids_subquery
 
 # Options written per statement.
 INSERT_BATCH_SIZE = 5_000
@@ -115,7 +114,7 @@ def _store(facet, version: str, position, touched: list[int] | None, *, created:
         return
     options = StoredFacetOption.objects.filter(facet_id=facet.name)
     if touched is not None:
-        options = options.filter(result_id__in=ids_subquery(touched))
+        options = options.filter(result_id__in_ids=touched)
     options.delete()
     rows = iter(facet.rows(touched))
     while batch := list(islice(rows, INSERT_BATCH_SIZE)):
@@ -150,5 +149,5 @@ class StoredFacetRows:
         return [options.values(facet_value=F("value"), facet_result=F("result_id"))]
 
     def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
-        options = stored_options(self.facet).filter(result_id__in=ids_subquery(ids))
+        options = stored_options(self.facet).filter(result_id__in_ids=ids)
         return list(options.values_list("value", "result_id"))

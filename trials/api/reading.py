@@ -118,7 +118,7 @@ def _shared(records: dict, key: int, columns, values) -> SimpleNamespace:
 
 CONDITION_LINKS = IdsQuery(
     lambda ids: (
-        Trial.conditions.through.objects.filter(trial_id__in=ids)
+        Trial.conditions.through.objects.filter(trial_id__in_ids=ids)
         .order_by(*_ordering("condition", Condition))
         .values_list("trial_id", "condition_id", *(f"condition__{c}" for c in CONDITION_COLUMNS))
     )
@@ -133,13 +133,13 @@ def _conditions(ids) -> dict[int, list[SimpleNamespace]]:
 
 
 AGENT_LINKS = IdsQuery(
-    lambda ids: TrialAgent.objects.filter(trial_id__in=ids).values_list(
+    lambda ids: TrialAgent.objects.filter(trial_id__in_ids=ids).values_list(
         "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
     )
 )
 AGENT_TARGETS = IdsQuery(
     lambda ids: (
-        Agent.targets.through.objects.filter(agent_id__in=ids)
+        Agent.targets.through.objects.filter(agent_id__in_ids=ids)
         .order_by(*_ordering("target", Target))
         .values_list("agent_id", "target__name", "target__slug")
     )
@@ -165,7 +165,7 @@ def _agent_links(ids, *, with_targets: bool) -> dict[int, list[SimpleNamespace]]
 
 PRODUCT_LINKS = IdsQuery(
     lambda ids: (
-        Trial.nk_products.through.objects.filter(trial_id__in=ids)
+        Trial.nk_products.through.objects.filter(trial_id__in_ids=ids)
         .order_by(*_ordering("nkcellproduct", NKCellProduct))
         .values_list(
             "trial_id", "nkcellproduct_id", *(f"nkcellproduct__{c}" for c in PRODUCT_COLUMNS)
@@ -182,7 +182,9 @@ def _nk_products(ids) -> dict[int, list[SimpleNamespace]]:
 
 
 RESULTS = IdsQuery(
-    lambda ids: Result.objects.filter(trial_id__in=ids).values_list("trial_id", *_result_columns())
+    lambda ids: Result.objects.filter(trial_id__in_ids=ids).values_list(
+        "trial_id", *_result_columns()
+    )
 )
 
 
@@ -194,7 +196,7 @@ def _results(ids) -> dict[int, list[SimpleNamespace]]:
 
 
 CAVEATS = IdsQuery(
-    lambda ids: Caveat.objects.filter(trial_id__in=ids).values_list(
+    lambda ids: Caveat.objects.filter(trial_id__in_ids=ids).values_list(
         "trial_id", "agent__slug", *_caveat_columns()
     )
 )

@@ -1,0 +1,44 @@
+"""Queries by a set of ids sent as one parameter (nkkb/core/queries.py)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from agents.models import Agent
+from nkkb.core.queries import IdsQuery
+from trials.models import Trial, TrialAgent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_in_ids_finds_what_in_finds_with_one_parameter_however_many_ids():
+    some = list(Trial.objects.order_by("id").values_list("id", flat=True)[::3])
+    # Past SQLite's limit of 32,766 parameters to a statement.
+    many = some + list(range(10**9, 10**9 + 40_000))
+    with CaptureQueriesContext(connection) as queries:
+        found = set(Trial.objects.filter(pk__in_ids=many).values_list("id", flat=True))
+    assert found == set(some) != set()
+    assert len(queries.captured_queries) == 1
+    assert Trial.objects.filter(pk__in_ids=[]).count() == 0
+
+
+def test_in_ids_across_a_relation_finds_what_in_finds():
+    agents = list(Agent.objects.filter(targets__isnull=False).values_list("id", flat=True)[:3])
+    targets = list(Agent.objects.filter(id__in=agents).values_list("targets", flat=True))
+    for lookup, ids in (("agent", agents), ("agent__targets", targets)):
+        expected = TrialAgent.objects.filter(**{f"{lookup}__in": ids}).values_list("pk")
+        found = TrialAgent.objects.filter(**{f"{lookup}__in_ids": ids}).values_list("pk")
+        assert set(found) == set(expected) != set()
+
+
+def test_a_compiled_ids_query_reads_the_ids_of_each_call():
+    agent_trials = IdsQuery(
+        lambda agents, trials: TrialAgent.objects.filter(
+            agent_id__in_ids=agents, trial_id__in_ids=trials
+        ).values_list("trial_id", "agent_id"),
+        sets=2,
+    )
+    links = list(TrialAgent.objects.values_list("trial_id", "agent_id")[:6])
+    for trial_id, agent_id in links:
+        assert (trial_id, agent_id) in agent_trials([agent_id], [trial_id])
+        assert agent_trials([agent_id], []) == []
