@@ -92,8 +92,8 @@ def therapy_class_badges(trial) -> SafeString:
     )
 
 
-def agent_links(trial) -> SafeString:
-    """The trial's agents, linked, each with its role where the role gives no therapy class."""
+def _agent_links(links) -> SafeString:
+    """A trial's agent links, each agent linked, with its role where the role gives no class."""
     return format_html_join(
         ", ",
         '<a href="{}">{}</a>{}',
@@ -105,16 +105,16 @@ def agent_links(trial) -> SafeString:
                 if link.gives_therapy_class
                 else format_html(" <small>({})</small>", link.get_role_display()),
             )
-            for link in trial.trial_agents.all()
+            for link in links
         ),
     )
 
 
-def _product_links(trial) -> SafeString:
+def _product_links(products) -> SafeString:
     return format_html_join(
         ", ",
         '<a class="product" href="{}">{}</a>',
-        ((product.get_absolute_url(), product.name) for product in trial.nk_products.all()),
+        ((product.get_absolute_url(), product.name) for product in products),
     )
 
 
@@ -166,18 +166,16 @@ class TrialTable(BaseTable):
         )
 
     def render_title(self, record):
-        uses = []
-        if record.trial_agents.all():
-            uses.append(
-                format_html('<span class="visually-hidden">Agents: </span>{}', agent_links(record))
+        # Each relation read once: `.all()` builds a new queryset on every call.
+        links, products = record.trial_agents.all(), record.nk_products.all()
+        uses = [
+            format_html('<span class="visually-hidden">{}: </span>{}', label, html(items))
+            for label, items, html in (
+                ("Agents", links, _agent_links),
+                ("NK cell products", products, _product_links),
             )
-        if record.nk_products.all():
-            uses.append(
-                format_html(
-                    '<span class="visually-hidden">NK cell products: </span>{}',
-                    _product_links(record),
-                )
-            )
+            if items
+        ]
         if not uses:
             return record.title
         return format_html(

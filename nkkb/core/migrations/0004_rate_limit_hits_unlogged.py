@@ -1,6 +1,7 @@
 """The rate-limit counts skip PostgreSQL's write-ahead log: every anonymous request writes one,
-and waiting for the log to reach the disk was most of that write's time. A crash empties the
-table, which only forgets the counts of the current period."""
+and waiting for the log to reach the disk was most of that write's time (BENCHMARKS.md,
+"Issue 17, sixth round"). A crash empties the table, which only forgets the counts of the
+current period."""
 
 from django.db import migrations
 
