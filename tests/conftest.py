@@ -12,6 +12,7 @@ from nkkb.core import throttling
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.review import Review
+from nkkb.core.tables import forget_kept_cells
 from trials.search import forget_catalogue
 from trials.services.seed import seed_load
 
@@ -24,10 +25,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 def forget_derived_data():
-    """As on the first visit after a write: no facet counts, facet indexes or search
-    catalogue kept from an earlier request."""
+    """As on the first visit after a write: no facet counts, facet indexes, table cells or
+    search catalogue kept from an earlier request."""
     caches["facets"].clear()
     clear_facet_indexes()
+    forget_kept_cells()
     forget_catalogue()
 
 

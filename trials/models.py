@@ -298,29 +298,30 @@ class RegistryRecordDescriptor:
         )
 
 
+def related_prefetches(relations=None) -> list:
+    """The prefetch lookups of everything a trial's page or representation shows (or of the
+    `relations` named only: conditions, trial_agents, nk_products, results, caveats,
+    registry_record), each read in a fixed number of queries."""
+    prefetches = {
+        "conditions": "conditions",
+        "trial_agents": models.Prefetch(
+            "trial_agents",
+            queryset=TrialAgent.objects.select_related("agent").prefetch_related("agent__targets"),
+        ),
+        "nk_products": models.Prefetch(
+            "nk_products", queryset=NKCellProduct.objects.prefetch_related("targets")
+        ),
+        "results": "results",
+        "caveats": models.Prefetch("caveats", queryset=Caveat.objects.select_related("agent")),
+        "registry_record": "registry_record",
+    }
+    return [p for name, p in prefetches.items() if relations is None or name in relations]
+
+
 class TrialQuerySet(models.QuerySet):
     def with_related(self, relations=None):
-        """Everything a trial's page or representation shows (or the `relations` named only:
-        conditions, trial_agents, nk_products, results, caveats, registry_record), in a fixed
-        number of queries."""
-        prefetches = {
-            "conditions": "conditions",
-            "trial_agents": models.Prefetch(
-                "trial_agents",
-                queryset=TrialAgent.objects.select_related("agent").prefetch_related(
-                    "agent__targets"
-                ),
-            ),
-            "nk_products": models.Prefetch(
-                "nk_products", queryset=NKCellProduct.objects.prefetch_related("targets")
-            ),
-            "results": "results",
-            "caveats": models.Prefetch("caveats", queryset=Caveat.objects.select_related("agent")),
-            "registry_record": "registry_record",
-        }
-        if relations is not None:
-            prefetches = {name: p for name, p in prefetches.items() if name in relations}
-        return self.prefetch_related(*prefetches.values())
+        """Trials read with everything their page or representation shows (related_prefetches)."""
+        return self.prefetch_related(*related_prefetches(relations))
 
 
 class Trial(CuratedModel):

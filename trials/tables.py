@@ -1,4 +1,5 @@
 import django_tables2 as tables
+from django.db.models import prefetch_related_objects
 from django.template.defaultfilters import pluralize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -8,7 +9,7 @@ from nkkb.core.links import filtered_list_url
 from nkkb.core.tables import BaseTable, LinkedManyColumn
 
 from .best_known import REGISTRY, KnownValue, known_values
-from .models import Trial
+from .models import Trial, related_prefetches, touched_trials
 
 
 class KnownValueColumn(tables.Column):
@@ -118,6 +119,11 @@ def _product_links(products) -> SafeString:
     )
 
 
+# What a trial's cells read beyond its row: its agents (and their targets), products,
+# conditions and registry record.
+CELL_RELATIONS = ("conditions", "trial_agents", "nk_products", "registry_record")
+
+
 class TrialTable(BaseTable):
     # The cells are built in Python: through a template each, they took a large share of the
     # page's time (BENCHMARKS.md, "Issue 17, sixth round").
@@ -148,6 +154,7 @@ class TrialTable(BaseTable):
         "warnings",
     )
     hidden_by_default = ("start_year",)
+    touched_records = staticmethod(touched_trials)
 
     class Meta(BaseTable.Meta):
         model = Trial
@@ -164,6 +171,9 @@ class TrialTable(BaseTable):
             "start_year",
             "warnings",
         )
+
+    def read_relations(self, records):
+        prefetch_related_objects(records, *related_prefetches(CELL_RELATIONS))
 
     def render_title(self, record):
         # Each relation read once: `.all()` builds a new queryset on every call.

@@ -43,13 +43,11 @@ class TrialListView(FilteredTableView):
     search_placeholder = "NCT number, title, agent, target, condition"
 
     def get_queryset(self):
-        """What the table shows reads its trials' agents, products, conditions and registry
-        records; the export, the API's representation, reads their results and caveats too."""
+        """The table reads the relations its cells show where it renders them (TrialTable);
+        the export, the API's representation, reads every relation."""
         if self.request.GET.get(self.export_trigger_param):
             return Trial.objects.with_related()
-        return Trial.objects.with_related(
-            ["conditions", "trial_agents", "nk_products", "registry_record"]
-        )
+        return Trial.objects.all()
 
     def export_rows(self):
         """The columns the API's CSV has too (trials.exports), from the same representation."""

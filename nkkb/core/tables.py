@@ -1,12 +1,20 @@
 """The base of every list table: the same sort and page-size parameters as the API."""
 
 import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import django_tables2 as tables
 from django.utils.formats import localize
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django_tables2.utils import OrderBy, OrderByTuple
+
+from .caching import data_version
+from .changes import Changes, Position, current_position
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
@@ -22,6 +30,22 @@ class BaseTable(tables.Table):
     # them hidden until asked for. Exports hold every column whatever the page shows.
     optional_columns: tuple[str, ...] = ()
     hidden_by_default: tuple[str, ...] = ()
+    # The ids of the records whose cells the writes in a Changes may have changed (None where it
+    # cannot tell). Where a table names it, each process keeps the cells it renders (KeptCells).
+    touched_records: Callable[[Changes], set[int] | None] | None = None
+    # Set by paginate where the table keeps its cells.
+    kept_cells: "KeptCells | None" = None
+    _relations_read = False
+
+    def read_relations(self, records: list) -> None:
+        """Read what rendering the records' cells reads beyond their own rows (a table that
+        keeps its cells is given records without it): called once for a page's records, before
+        the first of its cells not kept is rendered, so a page whose cells are all kept reads
+        nothing more."""
+
+    def _page_records(self) -> list:
+        # The rows iterate the records of the page's data (a queryset evaluated once, or a list).
+        return list(self.page.object_list.data if hasattr(self, "page") else self.data)
 
     class Meta:
         order_by_field = "ordering"
@@ -77,19 +101,100 @@ class BaseTable(tables.Table):
         }
 
     def cells_html(self, row) -> SafeString:
-        """A row's cells, each localized as the column says (django-tables2's `localize`)."""
-        return format_html_join(
-            "",
-            "{}{}</td>",
-            (
-                (self.cell_openings[column.name], localize(cell, use_l10n=column.localize))
-                for column, cell in row.items()
-            ),
-        )
+        """A row's cells, each localized as the column says (django-tables2's `localize`), those
+        this process rendered before at the same moment of the knowledge base kept."""
+        kept = self.kept_cells.of(row.record.pk) if self.kept_cells is not None else {}
+        html = []
+        for column in self.columns:
+            cell = kept.get(column.name)
+            if cell is None:
+                if not self._relations_read:
+                    self._relations_read = True
+                    self.read_relations(self._page_records())
+                cell = conditional_escape(
+                    localize(row.get_cell(column.name), use_l10n=column.localize)
+                )
+                kept[column.name] = cell
+            html += (self.cell_openings[column.name], cell, "</td>")
+        return mark_safe("".join(html))
 
     def paginate(self, *args, per_page=DEFAULT_PAGE_SIZE, **kwargs):
+        if self.touched_records is not None:
+            # Mended before the page's records are read: a cell rendered from them is then at
+            # least as new as the moment the kept cells are at.
+            self.kept_cells = kept_cells(type(self))
         per_page = min(max(int(per_page), 1), MAX_PAGE_SIZE)
         return super().paginate(*args, per_page=per_page, **kwargs)
+
+
+# Records whose cells a process keeps per table, the most recently shown; each costs a few
+# kilobytes (BENCHMARKS.md, "Issue 17, seventh round").
+MAX_KEPT_RECORDS = 2_000
+# Past this many records touched by the writes since, forgetting every cell costs less.
+MAX_MENDED_RECORDS = 10_000
+
+
+@dataclass
+class KeptCells:
+    """The cells of one table (in one language) this process rendered, by record and column, as
+    they are at data `version`: django-tables2 renders each cell through several layers, and a
+    list page's rows cost more than all its other parts together (BENCHMARKS.md, "Issue 17,
+    seventh round"). After a write, the cells of the records it touched are left behind (as the
+    facet index is mended: nkkb.core.facets), so each process renders only those again."""
+
+    version: str
+    position: Position
+    # {record id: {column name: cell}}, the least recently shown first.
+    records: OrderedDict
+
+    def of(self, record_id: int) -> dict[str, SafeString]:
+        """The record's kept cells, to read and to add to."""
+        with _keeping:
+            cells = self.records.get(record_id)
+            if cells is None:
+                cells = self.records[record_id] = {}
+                if len(self.records) > MAX_KEPT_RECORDS:
+                    self.records.popitem(last=False)
+            else:
+                self.records.move_to_end(record_id)
+            return cells
+
+
+_kept: dict[tuple[type, str], KeptCells] = {}
+_keeping = threading.Lock()
+
+
+def kept_cells(table_class) -> KeptCells:
+    """The cells `table_class` keeps in this process at the request's data version.
+
+    After a write, a new KeptCells holds the cells of the records it did not touch: a thread
+    still rendering from records read before the write adds its cells to the old one."""
+    version = data_version()[0]
+    key = (table_class, get_language())
+    with _keeping:
+        kept = _kept.get(key)
+        if kept is not None and kept.version == version:
+            return kept
+        position = current_position()
+        touched = (
+            None if kept is None else table_class.touched_records(Changes(kept.position, position))
+        )
+        if touched is None or len(touched) > MAX_MENDED_RECORDS:
+            records = OrderedDict()
+        else:
+            records = OrderedDict(
+                (record_id, cells)
+                for record_id, cells in kept.records.items()
+                if record_id not in touched
+            )
+        kept = _kept[key] = KeptCells(version, position, records)
+        return kept
+
+
+def forget_kept_cells() -> None:
+    """Forget every kept cell (tests, whose rolled-back data may come back under an old version)."""
+    with _keeping:
+        _kept.clear()
 
 
 class LinkedManyColumn(tables.ManyToManyColumn):
