@@ -12,6 +12,7 @@ import functools
 import hashlib
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.cache import caches
@@ -24,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date
 from rest_framework.settings import api_settings
 
-from .changes import timestamp_column, versioned_models
+from .changes import Position, timestamp_column, versioned_models
 
 RESPONSE_CACHE = "responses"
 # Larger bodies (a whole selection as CSV) would crowd everything else out of the cache.
@@ -52,11 +53,20 @@ def _as_utc(value) -> datetime | None:
     return value
 
 
+@dataclass(frozen=True)
+class DataState:
+    """What one read of the newest rows of the versioned tables gives (read_data_state)."""
+
+    version: str
+    last_modified: datetime | None
+    position: Position
+
+
 class _RequestVersion:
-    """The data version as a request first read it, until the request writes."""
+    """The data version and position as a request first read them, until the request writes."""
 
     def __init__(self):
-        self.version: tuple[str, datetime | None] | None = None
+        self.state: DataState | None = None
         self.written = False
 
 
@@ -95,16 +105,30 @@ def data_version() -> tuple[str, datetime | None]:
 
     Read once per request (data_version_per_request) until the request writes.
     """
+    state = _request_data_state()
+    return state.version, state.last_modified
+
+
+def data_position() -> Position:
+    """The moment of the knowledge base the data version stands for (nkkb.core.changes), read
+    with it: what a process mends its derived data up to is then at most as new as any row it
+    reads afterwards."""
+    return _request_data_state().position
+
+
+def _request_data_state() -> DataState:
     memo = _request_version.get()
     if memo is None or memo.written:
-        return read_data_version()
-    if memo.version is None:
-        memo.version = read_data_version()
-    return memo.version
+        return read_data_state()
+    if memo.state is None:
+        memo.state = read_data_state()
+    return memo.state
 
 
-def read_data_version() -> tuple[str, datetime | None]:
-    """The data version, from the newest row of each versioned table.
+def read_data_state() -> DataState:
+    """The data version, the time of the last write and the position, as the database holds
+    them now (data_version and data_position read them once a request): from the newest row of
+    each versioned table.
 
     The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses
     ids; with its timestamp it cannot. One row per table that has any (each numbered, so that
@@ -112,17 +136,20 @@ def read_data_version() -> tuple[str, datetime | None]:
     faster than two scalar subqueries per table (BENCHMARKS.md, "Issue 17, sixth round").
     """
     quote = connection.ops.quote_name
+    tables = _versioned_tables()
     newest = " UNION ALL ".join(
         f"SELECT * FROM (SELECT {number}, {quote(pk)}, {quote(timestamp)} FROM {quote(table)} "
         f"ORDER BY {quote(pk)} DESC LIMIT 1) AS newest_{number}"
-        for number, (table, pk, timestamp) in enumerate(_versioned_tables())
+        for number, (table, pk, timestamp) in enumerate(tables)
     )
     with connection.cursor() as cursor:
         cursor.execute(newest)
         rows = sorted(cursor.fetchall())
     timestamps = [stamp for stamp in (_as_utc(row[2]) for row in rows) if stamp is not None]
     token = hashlib.sha256(repr([[str(value) for value in row] for row in rows]).encode())
-    return token.hexdigest(), max(timestamps, default=None)
+    position = dict.fromkeys((table for table, _, _ in tables), 0)
+    position.update((tables[number][0], pk) for number, pk, _ in rows)
+    return DataState(token.hexdigest(), max(timestamps, default=None), position)
 
 
 def _credentials(request) -> str:

@@ -18,7 +18,7 @@ writers then draw ids in the order they commit (`lock_writes`).
 import functools
 
 from django.apps import apps
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, pre_delete, pre_save
 
@@ -111,20 +111,6 @@ def _versioned_links() -> frozenset[type[Model]]:
 def timestamp_column(model: type[Model]) -> str:
     fields = {field.name: field for field in model._meta.concrete_fields}
     return next(fields[name].column for name in TIMESTAMP_FIELDS if name in fields)
-
-
-def current_position() -> Position:
-    """The newest row of every versioned table, in one query of index lookups."""
-    quote = connection.ops.quote_name
-    models = versioned_models()
-    columns = [
-        f"(SELECT MAX({quote(model._meta.pk.column)}) FROM {quote(model._meta.db_table)})"
-        for model in models
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)}")
-        row = cursor.fetchone()
-    return {model._meta.db_table: newest or 0 for model, newest in zip(models, row, strict=True)}
 
 
 class Changes:

@@ -20,15 +20,15 @@ from operator import and_, or_
 
 import django_filters
 from django.core.cache import caches
-from django.db.models import F, Max, Model, QuerySet
+from django.db.models import CharField, F, Max, Model, QuerySet, Value
 from django.db.models.constants import LOOKUP_SEP
 from django.http import QueryDict
 from django.urls import get_resolver
 from django.utils.http import urlencode
 from pyroaring import BitMap64
 
-from .caching import data_version
-from .changes import Changes, Position, current_position
+from .caching import data_position, data_version
+from .changes import Changes, Position
 from .filtersets import filter_parameters
 from .links import filtered_list_url
 from .queries import cursor_rows
@@ -204,7 +204,7 @@ def facet_index(filterset_class, name: str, version: str) -> dict[str, BitMap64]
     with _indexing:
         index = _indexes.get(filterset_class)
         if index is None or (index.version != version and not _mend(filterset_class, index)):
-            index = FilterSetIndex(version, current_position(), {})
+            index = FilterSetIndex(version, data_position(), {})
             _indexes[filterset_class] = index
         index.version = version
         if name not in index.facets:
@@ -213,8 +213,8 @@ def facet_index(filterset_class, name: str, version: str) -> dict[str, BitMap64]
 
 
 def _mend(filterset_class, index: FilterSetIndex) -> bool:
-    """Bring `index` up to the database's newest rows; False where it must be read again."""
-    position = current_position()
+    """Bring `index` up to the request's data position; False where it must be read again."""
+    position = data_position()
     changes = Changes(index.position, position)
     # A FilterSet that cannot tell which of its results a write touched has its index read again.
     touched_results = getattr(filterset_class, "touched_results", lambda changes: None)
@@ -223,21 +223,48 @@ def _mend(filterset_class, index: FilterSetIndex) -> bool:
         return False
     if touched:
         ids = BitMap64(touched)
+        rows = _touched_rows(filterset_class, list(index.facets), sorted(touched))
         index.facets = {
-            name: _mended(filterset_class, name, options, ids)
-            for name, options in index.facets.items()
+            name: _mended(options, ids, rows[name]) for name, options in index.facets.items()
         }
     index.position = position
     return True
 
 
-def _mended(filterset_class, name, options: dict[str, BitMap64], touched: BitMap64):
+def _mended(options: dict[str, BitMap64], touched: BitMap64, rows) -> dict[str, BitMap64]:
     """A new copy of one facet's index (threads may be counting with the old one) with the
-    touched results' options read again."""
+    touched results' options as `rows` (option value, result id) give them."""
     mended = {value: ids - touched for value, ids in options.items()}
-    for value, result in _rows(filterset_class, name, restrict_to=list(touched)):
+    for value, result in rows:
         mended.setdefault(value, BitMap64()).add(result)
     return {value: ids for value, ids in mended.items() if ids}
+
+
+def _touched_rows(filterset_class, names: list[str], touched: list[int]):
+    """{facet name: (option value, result id) rows of the results `touched`} of the facets
+    `names`: the rows of every facet read as querysets in one statement (a statement each cost
+    more in round trips and planning than in reading: BENCHMARKS.md, "Issue 17, seventh
+    round"). A facet's rows callable may have a `restricted(ids)` form, the rows of the results
+    `ids` read at less cost than its full form narrowed: its rows come from that."""
+    found = {name: [] for name in names}
+    named_rows = []
+    for name in names:
+        paths = filterset_class.facet_paths[name]
+        if hasattr(paths, "restricted"):
+            found[name] = paths.restricted(touched)
+            continue
+        named_rows += [
+            rows.order_by()
+            .filter(facet_result__in_ids=touched)
+            .annotate(facet_name=Value(name, output_field=CharField()))
+            .values_list("facet_name", "facet_value", "facet_result")
+            for rows in _row_querysets(filterset_class, name)
+        ]
+    if named_rows:
+        first, *others = named_rows
+        for name, value, result in first.union(*others, all=True):
+            found[name].append((value, result))
+    return found
 
 
 def faceted_filtersets() -> list[type]:
@@ -283,20 +310,18 @@ def _read_index(filterset_class, name: str) -> dict[str, BitMap64]:
     return {value: BitMap64(values) for value, values in ids.items()}
 
 
-def _rows(filterset_class, name: str, restrict_to: list[int] | None = None):
-    """(option value, result id) of every result, or of the results `restrict_to` names.
-
-    A facet's rows callable may have a `restricted(ids)` form: the rows of the results `ids`,
-    read at less cost than its full form narrowed."""
-    paths = filterset_class.facet_paths[name]
-    if restrict_to is not None and hasattr(paths, "restricted"):
-        yield from paths.restricted(restrict_to)
-        return
-    all_results = filterset_class._meta.model._default_manager.order_by()
-    for rows in paths() if callable(paths) else facet_rows(all_results, paths):
-        if restrict_to is not None:
-            rows = rows.filter(facet_result__in=restrict_to)
+def _rows(filterset_class, name: str):
+    """(option value, result id) of every result."""
+    for rows in _row_querysets(filterset_class, name):
         yield from rows.values_list("facet_value", "facet_result").iterator()
+
+
+def _row_querysets(filterset_class, name: str) -> list[QuerySet]:
+    """Querysets of the (facet_value, facet_result) rows of every result, for facet `name`."""
+    paths = filterset_class.facet_paths[name]
+    if callable(paths):
+        return paths()
+    return facet_rows(filterset_class._meta.model._default_manager.order_by(), paths)
 
 
 def facet_rows(all_results: QuerySet, paths: tuple[str, ...]) -> list[QuerySet]:

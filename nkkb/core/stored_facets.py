@@ -18,13 +18,13 @@ release's restore and `manage.py refresh_stored_facets` do that outside requests
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from .caching import data_version, read_data_version
-from .changes import Changes, current_position, lock_writes
+from .caching import data_version, read_data_state
+from .changes import Changes, lock_writes
 from .models import StoredFacet, StoredFacetOption
 
 # Options written per statement.
@@ -82,45 +82,57 @@ def refresh(facet: DerivedFacet) -> None:
         # No write can land between the moment read here and the options stored for it, and
         # two processes mending at once take turns: the second finds the work done.
         lock_writes()
-        version, _ = read_data_version()
-        position = current_position()
+        now = read_data_state()
+        version, position = now.version, now.position
         stored = {each.name: each for each in StoredFacet.objects.filter(name__in=_derived_facets)}
-        touched_since: dict[tuple, list[int]] = {}
+        created: list[DerivedFacet] = []
+        # {(touched_results, the position they were stored at): (the results touched since, the
+        # facets stored there)}: after a write, usually one.
+        mended: dict[tuple, tuple[list[int], list[DerivedFacet]]] = {}
         for each in _derived_facets.values():
             earlier = stored.get(each.name)
             if earlier is None and each is not facet:
                 continue  # never asked for: derived when it first is
-            if earlier is not None and earlier.version == version:
-                continue
             if earlier is None:
-                touched = None
-            else:
+                created.append(each)
+            elif earlier.version != version:
                 key = (each.touched_results, json.dumps(earlier.position, sort_keys=True))
-                if key not in touched_since:
-                    changes = Changes(earlier.position, position)
-                    touched_since[key] = sorted(each.touched_results(changes))
-                touched = touched_since[key]
-            _store(each, version, position, touched, created=earlier is None)
+                if key not in mended:
+                    touched = sorted(each.touched_results(Changes(earlier.position, position)))
+                    mended[key] = (touched, [])
+                mended[key][1].append(each)
+        _store(version, position, created, list(mended.values()))
 
 
-def _store(facet, version: str, position, touched: list[int] | None, *, created: bool) -> None:
-    """Store the facet's options at `version`: those of the results `touched` derived again, or
-    of every result where None."""
-    if created:
-        StoredFacet.objects.create(name=facet.name, version=version, position=position)
-    else:
-        StoredFacet.objects.filter(name=facet.name).update(version=version, position=position)
-    if touched == []:
-        return
-    options = StoredFacetOption.objects.filter(facet_id=facet.name)
-    if touched is not None:
-        options = options.filter(result_id__in_ids=touched)
-    options.delete()
-    rows = iter(facet.rows(touched))
+def _store(version: str, position, created, mended) -> None:
+    """Store the options at `version` of the facets `created`, derived for every result, and of
+    the facets `mended`, derived again for the results each (touched, facets) names: each step
+    one statement for them all (a statement per facet cost more than the options it wrote)."""
+    StoredFacet.objects.bulk_create(
+        StoredFacet(name=each.name, version=version, position=position) for each in created
+    )
+    names = [each.name for _, facets in mended for each in facets]
+    if names:
+        StoredFacet.objects.filter(name__in=names).update(version=version, position=position)
+    for touched, facets in mended:
+        if touched:
+            StoredFacetOption.objects.filter(
+                facet_id__in=[each.name for each in facets], result_id__in_ids=touched
+            ).delete()
+    rows = chain(
+        ((each.name, row) for each in created for row in each.rows(None)),
+        (
+            (each.name, row)
+            for touched, facets in mended
+            if touched
+            for each in facets
+            for row in each.rows(touched)
+        ),
+    )
     while batch := list(islice(rows, INSERT_BATCH_SIZE)):
         StoredFacetOption.objects.bulk_create(
-            StoredFacetOption(facet_id=facet.name, value=value, result_id=result)
-            for value, result in batch
+            StoredFacetOption(facet_id=name, value=value, result_id=result)
+            for name, (value, result) in batch
         )
 
 

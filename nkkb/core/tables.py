@@ -13,8 +13,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django_tables2.utils import OrderBy, OrderByTuple
 
-from .caching import data_version
-from .changes import Changes, Position, current_position
+from .caching import data_position, data_version
+from .changes import Changes, Position
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
@@ -175,7 +175,7 @@ def kept_cells(table_class) -> KeptCells:
         kept = _kept.get(key)
         if kept is not None and kept.version == version:
             return kept
-        position = current_position()
+        position = data_position()
         touched = (
             None if kept is None else table_class.touched_records(Changes(kept.position, position))
         )
