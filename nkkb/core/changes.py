@@ -113,6 +113,14 @@ def timestamp_column(model: type[Model]) -> str:
     return next(fields[name].column for name in TIMESTAMP_FIELDS if name in fields)
 
 
+@functools.cache
+def _written_models(model: type[Model]) -> tuple[type[Model], ...]:
+    """`model` and its history model, where it has one (simple_history builds a new manager
+    class on every access to `model.history`)."""
+    history = getattr(model, "history", None)
+    return (model,) if history is None else (model, history.model)
+
+
 class Changes:
     """The rows written to the versioned tables between two positions, by the model written.
 
@@ -127,13 +135,9 @@ class Changes:
 
     def _tables(self, model: type[Model]):
         """(model, table) of `model`'s curated table and its history table, where versioned."""
-        history = getattr(model, "history", None)
-        candidates = [model]
-        if history is not None:
-            candidates.append(history.model)
         return [
             (candidate, candidate._meta.db_table)
-            for candidate in candidates
+            for candidate in _written_models(model)
             if candidate._meta.db_table in self.until
         ]
 
