@@ -1,5 +1,6 @@
 """The REST API write side: who may do what, validation as admin does it, and the edit trail."""
 
+import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -8,10 +9,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.api.exceptions import exception_handler
+from trials.api.serializers import TrialSerializer
 from trials.models import Condition, Trial, TrialAgent
 
 pytestmark = pytest.mark.django_db
@@ -447,3 +451,25 @@ def test_a_new_record_starts_at_its_first_version_whatever_the_client_sends(as_c
         changed = as_curator.patch(url, {**endpoint.change, "version": version}, format="json")
         assert changed.status_code == 200, changed.content
         version = changed.json()["version"]
+
+
+def serializer_representation(nct_id: str) -> dict:
+    """What TrialSerializer makes of the trial as the database holds it."""
+    request = Request(APIRequestFactory().get(f"{V1}/trials/{nct_id}/"))
+    trial = Trial.objects.with_related().get(nct_id=nct_id)
+    return json.loads(
+        JSONRenderer().render(TrialSerializer(trial, context={"request": request}).data)
+    )
+
+
+def test_a_write_answers_with_the_trial_as_the_serializer_gives_it(as_curator):
+    created = as_curator.post(f"{V1}/trials/?fields=nct_id", TRIALS.create, format="json")
+    assert created.status_code == 201
+    assert created.json() == serializer_representation(TRIALS.key)
+    assert created["Location"] == created.json()["url"]
+    version = created.json()["version"]
+    changed = {"title": "Changed", "agents": [{"agent": "il-2", "role": "combination"}]}
+    patched = as_curator.patch(TRIALS.detail(TRIALS.key), {**changed, "version": version})
+    assert patched.status_code == 200
+    assert patched.json() == serializer_representation(TRIALS.key)
+    assert patched.json()["title"] == "Changed" and patched.json()["agents"][0]["slug"] == "il-2"

@@ -5,7 +5,7 @@ import functools
 
 from django.db import transaction
 from django.http import Http404
-from rest_framework import exceptions, permissions, renderers
+from rest_framework import exceptions, permissions, renderers, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -43,7 +43,8 @@ def plain_representation(serializer_class) -> PlainRepresentation:
 class PlainReadsMixin(SparseFieldsMixin):
     """A ViewSet whose reads (list, CSV, record) are built from plain rows, in a fixed number of
     queries, rather than from model instances and nested serializers; writes keep the serializer,
-    which stays the definition of the representation (and of the schema).
+    which stays the definition of the representation (and of the schema), and answer with the
+    record written as a read gives it.
 
     The ViewSet reads: `plain_rows(queryset)`, its filtered records as `values()` rows, and
     `plain_records(rows, fields)`, those rows as plain records holding what the named fields of
@@ -67,7 +68,12 @@ class PlainReadsMixin(SparseFieldsMixin):
     def plain_representations(self, rows: list[dict]) -> list[dict]:
         serializer_class = self.get_serializer_class()
         representation = plain_representation(serializer_class)
-        fields = selected_fields(self.request, serializer_class)
+        # As SparseFieldsMixin gives the serializer: a write answers with every field.
+        fields = (
+            selected_fields(self.request, serializer_class)
+            if self.request.method in permissions.SAFE_METHODS
+            else None
+        )
         if fields is None:
             fields = serializer_class.Meta.fields
         else:
@@ -84,6 +90,29 @@ class PlainReadsMixin(SparseFieldsMixin):
 
     def retrieve(self, request, *args, **kwargs):
         return Response(self.plain_representations([self.get_object()])[0])
+
+    def written_representation(self, record) -> dict:
+        """The record just written, read again from plain rows: the serializer's nested fields
+        would read each of its relations again from the saved instance, at a greater cost
+        (BENCHMARKS.md, "Issue 17, seventh round")."""
+        rows = self.plain_rows(self.get_queryset().filter(pk=record.pk))
+        return self.plain_representations(list(rows))[0]
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        data = self.written_representation(serializer.instance)
+        return Response(
+            data, status=status.HTTP_201_CREATED, headers=self.get_success_headers(data)
+        )
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        self.perform_update(serializer)
+        return Response(self.written_representation(serializer.instance))
 
 
 class CuratedViewSetMixin:
