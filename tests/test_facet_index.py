@@ -280,28 +280,28 @@ def test_a_walk_runs_the_same_queries_however_many_trials_come_before_the_page(m
 def test_a_best_known_facet_read_for_some_trials_is_its_full_read_for_them(rows):
     """A mend reads the touched trials' phase and status in one query that gives each trial
     one option: right only because the options' conditions exclude one another."""
-    full = {
-        (value, trial_id)
-        for queryset in rows()
-        for value, trial_id in queryset.values_list("facet_value", "facet_result")
-    }
+    full = rows_of(rows())
     ids = list(Trial.objects.values_list("pk", flat=True))
-    assert set(rows.restricted(ids)) == full
+    assert set(rows.rows(ids)) == full
     assert len({trial_id for _, trial_id in full}) == len(full) == len(ids)
+
+
+def rows_of(querysets) -> set[tuple]:
+    return {
+        (value, result)
+        for queryset in querysets
+        for value, result in queryset.values_list("facet_value", "facet_result")
+    }
 
 
 @pytest.mark.django_db
 def test_the_sponsor_facet_read_for_some_trials_is_its_full_read_for_them():
-    full = {
-        (value, trial_id)
-        for queryset in sponsor_rows()
-        for value, trial_id in queryset.values_list("facet_value", "facet_result")
-    }
+    full = rows_of(sponsor_rows())
     assert full  # the seed's registry records name sponsors
     ids = list(Trial.objects.values_list("pk", flat=True))
-    assert set(sponsor_rows.restricted(ids)) == full
+    assert rows_of(sponsor_rows.restricted(ids)) == full
     some = ids[::3]
-    assert set(sponsor_rows.restricted(some)) == {row for row in full if row[1] in some}
+    assert rows_of(sponsor_rows.restricted(some)) == {row for row in full if row[1] in some}
 
 
 @pytest.mark.django_db

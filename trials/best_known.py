@@ -86,7 +86,7 @@ class OptionRows:
     """(facet_value, facet_result) rows of a facet whose options are conditions on the trial
     that exclude one another (a trial has one best-known phase): to read every trial, one
     query per option, each through its indexes; to read a few trials again after a write
-    (`restricted`), one query choosing each trial's option, compiled once (reading every trial
+    (`rows(ids)`), one query choosing each trial's option, compiled once (reading every trial
     that way costs several times as much: each trial is tested against every condition)."""
 
     def __init__(self, options: Callable[..., dict[str, Q]]):
@@ -102,14 +102,11 @@ class OptionRows:
             for value, condition in self.options().items()
         ]
 
-    def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
-        return [(value, trial_id) for value, trial_id in self.chosen_for(ids) if value is not None]
-
     def rows(self, ids: list[int] | None = None):
         """(value, trial id) of the trials `ids` names, or of every trial where None: the
         options of a stored facet (trials.stored_facets)."""
         if ids is not None:
-            return self.restricted(ids)
+            return [(value, trial) for value, trial in self.chosen_for(ids) if value is not None]
         return (
             row
             for queryset in self()

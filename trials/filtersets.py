@@ -85,16 +85,16 @@ class SponsorRows:
             .values(facet_value=F("lead_sponsor"), facet_result=F("trial_id"))
         ]
 
-    def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
+    def restricted(self, ids: list[int]) -> list[QuerySet]:
         """The rows of the trials `ids`, each trial's record looked up by its NCT number: the
         rows above narrowed to a few trials still read every record."""
         sponsor = RegistryRecord.objects.filter(nct_id=OuterRef("nct_id")).values("lead_sponsor")
-        return list(
-            Trial.objects.filter(pk__in=ids)
-            .annotate(sponsor=Subquery(sponsor))
+        return [
+            Trial.objects.filter(pk__in_ids=ids)
+            .alias(sponsor=Subquery(sponsor))
             .exclude(sponsor=None)
-            .values_list("sponsor", "pk")
-        )
+            .values(facet_value=F("sponsor"), facet_result=F("pk"))
+        ]
 
 
 sponsor_rows = SponsorRows()

@@ -242,23 +242,26 @@ def _mended(options: dict[str, BitMap64], touched: BitMap64, rows) -> dict[str, 
 
 def _touched_rows(filterset_class, names: list[str], touched: list[int]):
     """{facet name: (option value, result id) rows of the results `touched`} of the facets
-    `names`: the rows of every facet read as querysets in one statement (a statement each cost
-    more in round trips and planning than in reading: BENCHMARKS.md, "Issue 17, seventh
-    round"). A facet's rows callable may have a `restricted(ids)` form, the rows of the results
-    `ids` read at less cost than its full form narrowed: its rows come from that."""
+    `names`, read in one statement (a statement each cost more in round trips and planning than
+    in reading: BENCHMARKS.md, "Issue 17, seventh round"). A facet's rows callable may have a
+    `restricted(ids)` form, querysets of the rows of the results `ids` that cost less than its
+    full form narrowed: its rows come from that."""
     found = {name: [] for name in names}
     named_rows = []
     for name in names:
         paths = filterset_class.facet_paths[name]
         if hasattr(paths, "restricted"):
-            found[name] = paths.restricted(touched)
-            continue
+            querysets = paths.restricted(touched)
+        else:
+            querysets = [
+                rows.filter(facet_result__in_ids=touched)
+                for rows in _row_querysets(filterset_class, name)
+            ]
         named_rows += [
             rows.order_by()
-            .filter(facet_result__in_ids=touched)
             .annotate(facet_name=Value(name, output_field=CharField()))
             .values_list("facet_name", "facet_value", "facet_result")
-            for rows in _row_querysets(filterset_class, name)
+            for rows in querysets
         ]
     if named_rows:
         first, *others = named_rows

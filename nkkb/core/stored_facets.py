@@ -160,6 +160,6 @@ class StoredFacetRows:
         options = stored_options(self.facet)
         return [options.values(facet_value=F("value"), facet_result=F("result_id"))]
 
-    def restricted(self, ids: list[int]) -> list[tuple[str, int]]:
+    def restricted(self, ids: list[int]) -> list[QuerySet]:
         options = stored_options(self.facet).filter(result_id__in_ids=ids)
-        return list(options.values_list("value", "result_id"))
+        return [options.values(facet_value=F("value"), facet_result=F("result_id"))]
