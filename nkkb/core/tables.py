@@ -35,17 +35,11 @@ class BaseTable(tables.Table):
     touched_records: Callable[[Changes], set[int] | None] | None = None
     # Set by paginate where the table keeps its cells.
     kept_cells: "KeptCells | None" = None
-    _relations_read = False
 
     def read_relations(self, records: list) -> None:
         """Read what rendering the records' cells reads beyond their own rows (a table that
-        keeps its cells is given records without it): called once for a page's records, before
-        the first of its cells not kept is rendered, so a page whose cells are all kept reads
-        nothing more."""
-
-    def _page_records(self) -> list:
-        # The rows iterate the records of the page's data (a queryset evaluated once, or a list).
-        return list(self.page.object_list.data if hasattr(self, "page") else self.data)
+        keeps its cells is given records without it): called for a page's records where one
+        of its cells is not kept, so a page whose cells are all kept reads nothing more."""
 
     class Meta:
         order_by_field = "ordering"
@@ -108,9 +102,6 @@ class BaseTable(tables.Table):
         for column in self.columns:
             cell = kept.get(column.name)
             if cell is None:
-                if not self._relations_read:
-                    self._relations_read = True
-                    self.read_relations(self._page_records())
                 cell = conditional_escape(
                     localize(row.get_cell(column.name), use_l10n=column.localize)
                 )
@@ -124,7 +115,14 @@ class BaseTable(tables.Table):
             # least as new as the moment the kept cells are at.
             self.kept_cells = kept_cells(type(self))
         per_page = min(max(int(per_page), 1), MAX_PAGE_SIZE)
-        return super().paginate(*args, per_page=per_page, **kwargs)
+        paginated = super().paginate(*args, per_page=per_page, **kwargs)
+        records = list(self.page.object_list.data)
+        shown = [column.name for column in self.columns]
+        if self.kept_cells is None or not all(
+            self.kept_cells.has(record.pk, shown) for record in records
+        ):
+            self.read_relations(records)
+        return paginated
 
 
 # Records whose cells a process keeps per table, the most recently shown; each costs a few
@@ -146,6 +144,11 @@ class KeptCells:
     position: Position
     # {record id: {column name: cell}}, the least recently shown first.
     records: OrderedDict
+
+    def has(self, record_id: int, columns: list[str]) -> bool:
+        """Whether the record's cells of all `columns` are kept."""
+        cells = self.records.get(record_id)
+        return cells is not None and all(name in cells for name in columns)
 
     def of(self, record_id: int) -> dict[str, SafeString]:
         """The record's kept cells, to read and to add to."""
