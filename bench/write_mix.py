@@ -8,9 +8,12 @@ NKKB runs under gunicorn (`--workers` sync workers, production settings: respons
 caches on). A SQLite database is copied first (the writes go to the copy); a PostgreSQL database
 is written to as it is (each write adds or removes " (edited)" at the end of the title of one of
 twenty curated trials, in turn). Each round runs the same reads (one client requesting the HTML
-trial list filtered by therapy class, as a researcher's browser would) twice: once alone, once
-while a curator saves one trial through the API every `--interval` seconds; which goes first
-alternates by round.
+trial list filtered by therapy class, as a researcher's browser would, `--read-rate` times a
+second) twice: once alone, once while a curator saves one trial through the API every
+`--interval` seconds; which goes first alternates by round. The reads are paced so that the
+machine is not saturated: one client reading as fast as it can (`--read-rate 0`) kept both of a
+2-CPU machine's CPUs busy, and the CPU its reads took moved from round to round by more than the
+writes cost (BENCHMARKS.md, "Issue 17, seventh round").
 
 It prints, per kind of round, the median across rounds (with min-max) of: read throughput, read
 latency, the workers' CPU seconds per second of the round (from /proc), and in the write rounds
@@ -137,11 +140,17 @@ class Writer(threading.Thread):
             self.first_reads.append(slowest)
 
 
-def read_for(port: int, duration: float) -> list[float]:
+def read_for(port: int, duration: float, rate: float = 0) -> list[float]:
+    """Latencies of list pages read for `duration` seconds, one after another, or `rate` a
+    second where given (each read starts on time unless the last one is late)."""
     connection = HTTPConnection("127.0.0.1", port, timeout=60)
     latencies = []
     deadline = time.perf_counter() + duration
+    next_start = time.perf_counter()
     while time.perf_counter() < deadline:
+        if rate:
+            time.sleep(max(0.0, next_start - time.perf_counter()))
+            next_start += 1 / rate
         started = time.perf_counter()
         connection.request("GET", READ_PATH)
         response = connection.getresponse()
@@ -153,11 +162,11 @@ def read_for(port: int, duration: float) -> list[float]:
     return latencies
 
 
-def measure(server, port, duration, writer=None) -> dict:
+def measure(server, port, duration, rate, writer=None) -> dict:
     cpu_before = worker_cpu_seconds(server.pid)
     if writer:
         writer.start()
-    latencies = read_for(port, duration)
+    latencies = read_for(port, duration, rate)
     if writer:
         writer.stopping.set()
         writer.join()
@@ -201,7 +210,7 @@ def run(options, database: str, url: str) -> dict:
                 writer = None
                 if kind != "reads":
                     writer = Writer(port, token, nct_ids, options.interval, options.workers)
-                round_[kind] = measure(server, port, options.duration, writer)
+                round_[kind] = measure(server, port, options.duration, options.read_rate, writer)
             rounds.append(round_)
             print(f"{database}: round {number + 1} of {options.rounds} done", file=sys.stderr)
     finally:
@@ -240,6 +249,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--duration", type=float, default=20, help="seconds per kind of round")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between writes")
+    parser.add_argument(
+        "--read-rate",
+        type=float,
+        default=100,
+        help="list pages read a second (0: one after another, as fast as the servers answer)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args()
