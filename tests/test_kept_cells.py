@@ -127,3 +127,19 @@ def test_a_process_keeps_the_cells_of_the_records_shown_last(client, monkeypatch
     assert len(shown) == 10
     last = Trial.objects.order_by("nct_id").values_list("pk", flat=True)[5:10]
     assert list(kept_cells(TrialTable).records) == list(last)
+
+
+@pytest.mark.django_db
+def test_after_a_write_a_page_reads_relations_only_for_the_trials_it_touched(client, monkeypatch):
+    rows(client, PAGES[0])
+    read_for = []
+    original = TrialTable.read_relations
+
+    def read_relations(table, records):
+        read_for.append([record.nct_id for record in records])
+        original(table, records)
+
+    monkeypatch.setattr(TrialTable, "read_relations", read_relations)
+    retitle_a_trial()
+    assert rows(client, PAGES[0]) == rendered_afresh(client)[0]
+    assert read_for[0] == ["NCT04074746"]

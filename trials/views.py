@@ -43,8 +43,9 @@ class TrialListView(FilteredTableView):
     search_placeholder = "NCT number, title, agent, target, condition"
 
     def get_queryset(self):
-        """The table reads the relations its cells show where it renders them (TrialTable);
-        the export, the API's representation, reads every relation."""
+        """The table reads the relations its cells show for the trials whose cells it must
+        render (TrialTable.read_relations); the export, the API's representation, reads every
+        relation."""
         if self.request.GET.get(self.export_trigger_param):
             return Trial.objects.with_related()
         return Trial.objects.all()

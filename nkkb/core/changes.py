@@ -156,3 +156,21 @@ class Changes:
 
     def __bool__(self) -> bool:
         return self.since != self.until
+
+
+# Past this many results touched by the writes between two positions, deriving everything
+# again (a facet index, a table's kept cells) costs less than mending it result by result.
+MAX_MENDED_RESULTS = 10_000
+
+
+def results_to_mend(touched_results, since: Position, until: Position) -> set[int] | None:
+    """The results whose derived data the writes between `since` and `until` may have changed,
+    as `touched_results(changes)` names them; None where everything must be derived again:
+    `touched_results` is None or cannot tell (returns None), or they are too many."""
+    changes = Changes(since, until)
+    if not changes:
+        return set()
+    touched = None if touched_results is None else touched_results(changes)
+    if touched is None or len(touched) > MAX_MENDED_RESULTS:
+        return None
+    return touched

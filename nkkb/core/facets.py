@@ -28,7 +28,7 @@ from django.utils.http import urlencode
 from pyroaring import BitMap64
 
 from .caching import data_position, data_version
-from .changes import Changes, Position
+from .changes import Position, results_to_mend
 from .filtersets import filter_parameters
 from .links import filtered_list_url
 from .queries import cursor_rows
@@ -189,10 +189,6 @@ class FilterSetIndex:
 _indexes: dict[type, FilterSetIndex] = {}
 _indexing = threading.Lock()
 
-# Past this many results touched by the writes since an index was read, reading it again
-# costs less than mending it.
-MAX_MENDED_RESULTS = 10_000
-
 
 def facet_index(filterset_class, name: str, version: str) -> dict[str, BitMap64]:
     """{option value: ids of the results with it} of facet `name` at data `version`.
@@ -215,11 +211,9 @@ def facet_index(filterset_class, name: str, version: str) -> dict[str, BitMap64]
 def _mend(filterset_class, index: FilterSetIndex) -> bool:
     """Bring `index` up to the request's data position; False where it must be read again."""
     position = data_position()
-    changes = Changes(index.position, position)
-    # A FilterSet that cannot tell which of its results a write touched has its index read again.
-    touched_results = getattr(filterset_class, "touched_results", lambda changes: None)
-    touched = touched_results(changes) if changes else set()
-    if touched is None or len(touched) > MAX_MENDED_RESULTS:
+    touched_results = getattr(filterset_class, "touched_results", None)
+    touched = results_to_mend(touched_results, index.position, position)
+    if touched is None:
         return False
     if touched:
         ids = BitMap64(touched)

@@ -14,7 +14,7 @@ from django.utils.translation import get_language
 from django_tables2.utils import OrderBy, OrderByTuple
 
 from .caching import data_position, data_version
-from .changes import Changes, Position
+from .changes import Changes, Position, results_to_mend
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 25
@@ -38,8 +38,9 @@ class BaseTable(tables.Table):
 
     def read_relations(self, records: list) -> None:
         """Read what rendering the records' cells reads beyond their own rows (a table that
-        keeps its cells is given records without it): called for a page's records where one
-        of its cells is not kept, so a page whose cells are all kept reads nothing more."""
+        keeps its cells is given records without it): called for the records of a page whose
+        shown cells are not all kept, so that a page whose cells are all kept reads nothing
+        more, and one after a write reads only for the records it touched."""
 
     class Meta:
         order_by_field = "ordering"
@@ -117,19 +118,17 @@ class BaseTable(tables.Table):
         per_page = min(max(int(per_page), 1), MAX_PAGE_SIZE)
         paginated = super().paginate(*args, per_page=per_page, **kwargs)
         records = list(self.page.object_list.data)
-        shown = [column.name for column in self.columns]
-        if self.kept_cells is None or not all(
-            self.kept_cells.has(record.pk, shown) for record in records
-        ):
+        if self.kept_cells is not None:
+            shown = [column.name for column in self.columns]
+            records = [record for record in records if not self.kept_cells.has(record.pk, shown)]
+        if records:
             self.read_relations(records)
         return paginated
 
 
-# Records whose cells a process keeps per table, the most recently shown; each costs a few
-# kilobytes (BENCHMARKS.md, "Issue 17, seventh round").
+# Records whose cells a process keeps per table, the most recently shown (their memory:
+# BENCHMARKS.md, "Issue 17, seventh round").
 MAX_KEPT_RECORDS = 2_000
-# Past this many records touched by the writes since, forgetting every cell costs less.
-MAX_MENDED_RECORDS = 10_000
 
 
 @dataclass
@@ -180,9 +179,11 @@ def kept_cells(table_class) -> KeptCells:
             return kept
         position = data_position()
         touched = (
-            None if kept is None else table_class.touched_records(Changes(kept.position, position))
+            None
+            if kept is None
+            else results_to_mend(table_class.touched_records, kept.position, position)
         )
-        if touched is None or len(touched) > MAX_MENDED_RECORDS:
+        if touched is None:
             records = OrderedDict()
         else:
             records = OrderedDict(
