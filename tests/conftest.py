@@ -9,11 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from nkkb.core import throttling
+from nkkb.core.caching import forget_kept_per_data_version
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.review import Review
 from nkkb.core.tables import forget_kept_cells
-from trials.search import forget_catalogue
 from trials.services.seed import seed_load
 
 
@@ -25,12 +25,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 def forget_derived_data():
-    """As on the first visit after a write: no facet counts, facet indexes, table cells or
-    search catalogue kept from an earlier request."""
+    """As on the first visit after a write: no facet counts, facet indexes, table cells, search
+    catalogue or facet options kept from an earlier request."""
     caches["facets"].clear()
     clear_facet_indexes()
     forget_kept_cells()
-    forget_catalogue()
+    forget_kept_per_data_version()
 
 
 @pytest.fixture(autouse=True)

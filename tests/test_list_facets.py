@@ -10,7 +10,7 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
-from agents.models import Agent
+from agents.models import Agent, Target
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +118,16 @@ def test_options_named_by_readers_sort_case_insensitively(client):
         labels = [option["label"] for (name, _), option in options if name == facet]
         assert len(labels) > 5 and labels == sorted(labels, key=str.casefold), facet
         assert labels != sorted(labels), facet  # the seed has names in both cases
+
+
+def test_the_facet_panel_names_an_option_as_it_is_after_a_write(client):
+    target = Target.objects.filter(agents__isnull=False).order_by("slug")[0]
+    before = shown_options(client.get("/agents/").content.decode())
+    assert before[("target", target.slug)]["label"] == target.name
+    target.name = "Renamed by a curator"
+    target.save()
+    after = shown_options(client.get("/agents/").content.decode())
+    assert after[("target", target.slug)]["label"] == "Renamed by a curator"
 
 
 def test_applied_facets_are_chips_with_the_range_and_the_drawer_count(client):

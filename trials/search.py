@@ -31,7 +31,7 @@ from django.db import connection
 from pyroaring import BitMap64
 
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.caching import data_version
+from nkkb.core.caching import KeptPerDataVersion
 from nkkb.core.facets import SelectedQuerySet
 from nkkb.core.queries import IdsQuery, sql_rows
 
@@ -68,15 +68,7 @@ ABBREVIATIONS = {
 }
 
 
-# The catalogue of the data version it was read at (Catalogue.current).
-_catalogue: tuple[str, "Catalogue"] | None = None
-
-
-def forget_catalogue() -> None:
-    """Read the catalogue again on the next search (tests, whose rolled-back data may come
-    back under an old version)."""
-    global _catalogue
-    _catalogue = None
+_CATALOGUE = KeptPerDataVersion()
 
 
 @dataclass(frozen=True)
@@ -156,12 +148,7 @@ class Catalogue:
 
     @classmethod
     def current(cls) -> "Catalogue":
-        global _catalogue
-        version = data_version()[0]
-        known = _catalogue
-        if known is None or known[0] != version:
-            known = _catalogue = (version, cls.read())
-        return known[1]
+        return _CATALOGUE.get(cls, cls.read)
 
     @classmethod
     def read(cls) -> "Catalogue":

@@ -152,6 +152,33 @@ def read_data_state() -> DataState:
     return DataState(token.hexdigest(), max(timestamps, default=None), position)
 
 
+class KeptPerDataVersion:
+    """Values derived from the knowledge base, kept in this process by key for the data version
+    they were derived at: derived again on the first use after any write, by any process."""
+
+    def __init__(self):
+        self._kept: dict = {}
+        _kept_per_data_version.append(self)
+
+    def get(self, key, derive):
+        """The value kept for `key` at the current data version, else `derive()`."""
+        version = _request_data_state().version
+        found = self._kept.get(key)
+        if found is None or found[0] != version:
+            found = self._kept[key] = (version, derive())
+        return found[1]
+
+
+_kept_per_data_version: list[KeptPerDataVersion] = []
+
+
+def forget_kept_per_data_version() -> None:
+    """Derive every kept value again on its next use (tests, whose rolled-back data may come
+    back under an old version)."""
+    for kept in _kept_per_data_version:
+        kept._kept.clear()
+
+
 def _credentials(request) -> str:
     """Who is asking, as far as a response can depend on it: nobody, a session user, a token."""
     if request.user.is_authenticated:

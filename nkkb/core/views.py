@@ -1,5 +1,7 @@
 """The bases of every list page and record page."""
 
+from functools import partial
+
 import django_filters
 from django.http import Http404, HttpResponse, QueryDict
 from django.views.generic import DetailView
@@ -7,6 +9,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
+from .caching import KeptPerDataVersion
 from .facets import facet_counts
 from .filtersets import BOOLEAN_VALUES, filter_parameters
 from .spreadsheet import export_filename, spreadsheet_csv
@@ -80,6 +83,7 @@ def facet_panel(filterset) -> list[dict]:
     for name, option_counts in counts.items():
         field = filterset.form.fields[name]
         selected = set(filterset.data.getlist(name))
+        choices = _FACET_CHOICES.get((type(filterset), name), partial(facet_choices, field))
         options = [
             {
                 "value": value,
@@ -87,7 +91,7 @@ def facet_panel(filterset) -> list[dict]:
                 "count": option_counts.get(value, 0),
                 "selected": value in selected,
             }
-            for value, label in facet_choices(field)
+            for value, label in choices
         ]
         panel.append(
             {
@@ -97,6 +101,11 @@ def facet_panel(filterset) -> list[dict]:
             }
         )
     return panel
+
+
+# A facet's options change with the records they name alone: reading and sorting them was a
+# fifth of an uncached list page (BENCHMARKS.md, "Issue 17, eighth round").
+_FACET_CHOICES = KeptPerDataVersion()
 
 
 def facet_choices(field) -> list[tuple[str, str]]:
