@@ -1,6 +1,7 @@
 """HTTP caching: ETag/Last-Modified from the data version, 304s, and the response cache."""
 
 import pytest
+from django.core.management import call_command
 from django.db import OperationalError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -153,6 +154,31 @@ def test_a_version_names_a_state_even_when_a_rolled_back_write_reused_its_ids():
 
     change_title()  # SQLite gives this write the ids the rolled-back one had
     assert data_version()[0] not in (before, rolled_back)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's function")
+def test_the_data_state_function_reads_what_its_statement_reads():
+    def both():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {caching.DATA_STATE_FUNCTION}()")
+            through_function = sorted(cursor.fetchall())
+            cursor.execute(caching.newest_rows_statement(connection))
+            return through_function, sorted(cursor.fetchall())
+
+    through_function, through_statement = both()
+    assert through_function == through_statement
+    change_title()
+    after_write, _ = both()
+    assert after_write == both()[1] != through_function
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's function")
+def test_migrate_creates_the_data_state_function_again():
+    before = caching.read_data_state()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION {caching.DATA_STATE_FUNCTION}()")
+    call_command("migrate", verbosity=0)
+    assert caching.read_data_state() == before
 
 
 def test_a_cached_answer_runs_two_queries_whatever_the_page_size(api, django_assert_num_queries):

@@ -14,7 +14,12 @@ from agents.choices import CD16Status
 from agents.compatibility import UNRECORDED
 from agents.models import Agent, NKCellProduct
 from nkkb.core.api.filters import selected_fields
-from nkkb.core.caching import data_version, data_version_per_request
+from nkkb.core.caching import (
+    DATA_STATE_FUNCTION,
+    data_version,
+    data_version_per_request,
+    newest_rows_statement,
+)
 from trials.api.serializers import TrialSerializer
 from trials.api.views import TrialCSVRenderer, TrialViewSet
 from trials.discrepancies import trial_discrepancies
@@ -145,7 +150,8 @@ def test_a_trial_record_reads_each_relation_once(api, django_assert_num_queries)
 
 
 def version_reads(queries) -> int:
-    return sum("ORDER BY" in q["sql"] and "DESC LIMIT 1" in q["sql"] for q in queries)
+    reads = {newest_rows_statement(connection), f"SELECT * FROM {DATA_STATE_FUNCTION}()"}
+    return sum(q["sql"] in reads for q in queries)
 
 
 # The middleware reads the version for the ETag; the facet counts (an agent's trial count, the

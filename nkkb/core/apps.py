@@ -12,12 +12,16 @@ class CoreConfig(AppConfig):
         from django.contrib import admin
         from django.db.backends.signals import connection_created
         from django.db.models import Field, ForeignObject
+        from django.db.models.signals import post_migrate
 
+        from .caching import create_data_state_function
         from .changes import connect_write_lock
         from .deadlines import install_progress_handler
         from .queries import InIds
 
         connection_created.connect(install_progress_handler)
+        # Sent once per migrate for this app, after every app's migrations.
+        post_migrate.connect(create_data_state_function, sender=self)
         connect_write_lock()
         # Relations keep lookups of their own, not a plain field's: registered on both.
         Field.register_lookup(InIds)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.core.cache import caches
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -131,25 +131,56 @@ def read_data_state() -> DataState:
     each versioned table.
 
     The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses
-    ids; with its timestamp it cannot. One row per table that has any (each numbered, so that
-    an empty table cannot be mistaken for another): PostgreSQL plans one small query per table
-    faster than two scalar subqueries per table (BENCHMARKS.md, "Issue 17, sixth round").
+    ids; with its timestamp it cannot.
     """
-    quote = connection.ops.quote_name
     tables = _versioned_tables()
-    newest = " UNION ALL ".join(
-        f"SELECT * FROM (SELECT {number}, {quote(pk)}, {quote(timestamp)} FROM {quote(table)} "
-        f"ORDER BY {quote(pk)} DESC LIMIT 1) AS newest_{number}"
-        for number, (table, pk, timestamp) in enumerate(tables)
-    )
     with connection.cursor() as cursor:
-        cursor.execute(newest)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT * FROM {DATA_STATE_FUNCTION}()")
+        else:
+            cursor.execute(newest_rows_statement(connection))
         rows = sorted(cursor.fetchall())
     timestamps = [stamp for stamp in (_as_utc(row[2]) for row in rows) if stamp is not None]
     token = hashlib.sha256(repr([[str(value) for value in row] for row in rows]).encode())
     position = dict.fromkeys((table for table, _, _ in tables), 0)
     position.update((tables[number][0], pk) for number, pk, _ in rows)
     return DataState(token.hexdigest(), max(timestamps, default=None), position)
+
+
+def newest_rows_statement(database) -> str:
+    """(number of the table in _versioned_tables, primary key, timestamp) of the newest row of
+    each versioned table that has any (numbered, so that an empty table cannot be mistaken for
+    another). PostgreSQL plans one small query per table faster than two scalar subqueries per
+    table (BENCHMARKS.md, "Issue 17, sixth round")."""
+    quote = database.ops.quote_name
+    return " UNION ALL ".join(
+        f"SELECT * FROM (SELECT {number}, {quote(pk)}, {quote(timestamp)} FROM {quote(table)} "
+        f"ORDER BY {quote(pk)} DESC LIMIT 1) AS newest_{number}"
+        for number, (table, pk, timestamp) in enumerate(_versioned_tables())
+    )
+
+
+# On PostgreSQL the newest rows are read through a PL/pgSQL function: it plans its query once
+# per connection, where planning the statement itself cost several times running it, on every
+# request (BENCHMARKS.md, "Issue 17, eighth round"). Unlike a prepared statement, it survives a
+# connection pooler that hands each transaction another server connection.
+DATA_STATE_FUNCTION = "nkkb_data_state"
+
+
+def create_data_state_function(using=DEFAULT_DB_ALIAS, **kwargs):
+    """(Re)create DATA_STATE_FUNCTION after each migrate (post_migrate): the versioned tables
+    change only with migrations."""
+    database = connections[using]
+    if database.vendor != "postgresql":
+        return
+    with database.cursor() as cursor:
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {DATA_STATE_FUNCTION}() "
+            "RETURNS TABLE(number integer, newest bigint, stamp timestamptz) "
+            "LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN QUERY "
+            "SELECT rows.number::integer, rows.newest::bigint, rows.stamp::timestamptz "
+            f"FROM ({newest_rows_statement(database)}) AS rows(number, newest, stamp); END $$"
+        )
 
 
 class KeptPerDataVersion:
