@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from nkkb.core import throttling
 from nkkb.core.caching import forget_kept_per_data_version
+from nkkb.core.changes import forget_touched
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.review import Review
@@ -31,6 +32,7 @@ def forget_derived_data():
     clear_facet_indexes()
     forget_kept_cells()
     forget_kept_per_data_version()
+    forget_touched()
 
 
 @pytest.fixture(autouse=True)

@@ -143,3 +143,15 @@ def test_after_a_write_a_page_reads_relations_only_for_the_trials_it_touched(cli
     retitle_a_trial()
     assert rows(client, PAGES[0]) == rendered_afresh(client)[0]
     assert read_for[0] == ["NCT04074746"]
+
+
+@pytest.mark.django_db
+def test_after_a_write_a_process_reads_the_trials_it_touched_once(client):
+    """The facet index, the kept cells and the stored facets each mend from the trials the
+    write touched (nkkb.core.changes.touched_between): read once for them all."""
+    rows(client, PAGES[1])
+    retitle_a_trial()
+    with CaptureQueriesContext(connection) as queries:
+        rows(client, PAGES[1])
+    history = Trial.history.model._meta.db_table
+    assert len([q for q in queries if f'FROM "{history}" WHERE' in q["sql"]]) == 1

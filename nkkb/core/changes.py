@@ -163,14 +163,42 @@ class Changes:
 MAX_MENDED_RESULTS = 10_000
 
 
-def results_to_mend(touched_results, since: Position, until: Position) -> set[int] | None:
+def results_to_mend(touched_results, since: Position, until: Position) -> frozenset[int] | None:
     """The results whose derived data the writes between `since` and `until` may have changed,
     as `touched_results(changes)` names them; None where everything must be derived again:
     `touched_results` is None or cannot tell (returns None), or they are too many."""
-    changes = Changes(since, until)
-    if not changes:
-        return set()
-    touched = None if touched_results is None else touched_results(changes)
+    touched = None if touched_results is None else touched_between(touched_results, since, until)
     if touched is None or len(touched) > MAX_MENDED_RESULTS:
         return None
     return touched
+
+
+# The last few answers of touched_between, by what was asked.
+_touched: dict[tuple, frozenset[int] | None] = {}
+MAX_REMEMBERED_TOUCHED = 16
+
+
+def touched_between(touched_results, since: Position, until: Position) -> frozenset[int] | None:
+    """`touched_results(Changes(since, until))`, remembered: after a write, a worker's facet
+    index, kept cells and stored facets each ask it for the same two positions. The rows
+    between two positions do not change once written; writes after them touch links anew in
+    their own positions, which later mends read."""
+    changes = Changes(since, until)
+    if not changes:
+        return frozenset()
+    key = (touched_results, tuple(sorted(since.items())), tuple(sorted(until.items())))
+    if key in _touched:
+        return _touched[key]
+    touched = touched_results(changes)
+    touched = None if touched is None else frozenset(touched)
+    # What is too many to mend is not kept either: it could hold every result.
+    if touched is None or len(touched) <= MAX_MENDED_RESULTS:
+        if len(_touched) >= MAX_REMEMBERED_TOUCHED:
+            _touched.clear()
+        _touched[key] = touched
+    return touched
+
+
+def forget_touched() -> None:
+    """Ask touched_results again (tests, whose rolled-back writes leave ids to be reused)."""
+    _touched.clear()

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from .caching import data_version, read_data_state
-from .changes import Changes, lock_writes
+from .changes import Changes, lock_writes, touched_between
 from .models import StoredFacet, StoredFacetOption
 
 # Options written per statement.
@@ -98,8 +98,8 @@ def refresh(facet: DerivedFacet) -> None:
             elif earlier.version != version:
                 key = (each.touched_results, json.dumps(earlier.position, sort_keys=True))
                 if key not in mended:
-                    touched = sorted(each.touched_results(Changes(earlier.position, position)))
-                    mended[key] = (touched, [])
+                    touched = touched_between(each.touched_results, earlier.position, position)
+                    mended[key] = (sorted(touched), [])
                 mended[key][1].append(each)
         _store(version, position, created, list(mended.values()))
 
