@@ -6,6 +6,8 @@ from `gunicorn.SERVER`, and this file is read before that import. A neutral name
 nothing about the software behind the proxy.
 """
 
+import gc
+
 import gunicorn
 
 gunicorn.SERVER = "nkkb"
@@ -15,7 +17,12 @@ def post_worker_init(worker):
     """Each worker reads the list pages' facet indexes before it takes a request: on a large
     database the first count of a facet in a process reads all its rows (BENCHMARKS.md, "Issue
     17, sixth round"), and without this its first visitor waited for every facet of the page.
-    A database that cannot be read now leaves them to the first request, as before."""
+    A database that cannot be read now leaves them to the first request, as before.
+
+    What the worker holds then (Django, the app, the indexes) it keeps for its life, so it is
+    moved out of the garbage collector's reach: each full collection walked it all, and at
+    600,000 trials one held the request it fell in up for 55-75 ms (BENCHMARKS.md, "Issue 17,
+    eighth round")."""
     from django.db import DatabaseError, connections
 
     from nkkb.core.facets import read_facet_indexes
@@ -26,3 +33,5 @@ def post_worker_init(worker):
         worker.log.warning("Facet indexes not read at start: %s", error)
     finally:
         connections.close_all()
+    gc.collect()
+    gc.freeze()
