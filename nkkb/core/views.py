@@ -103,8 +103,8 @@ def facet_panel(filterset) -> list[dict]:
     return panel
 
 
-# A facet's options change with the records they name alone: reading and sorting them was a
-# fifth of an uncached list page (BENCHMARKS.md, "Issue 17, eighth round").
+# A facet's options change only with a write: reading and sorting them on every page was a
+# quarter of an uncached list page (BENCHMARKS.md, "Issue 17, eighth round").
 _FACET_CHOICES = KeptPerDataVersion()
 
 
