@@ -12,6 +12,7 @@ from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilt
 from agents.models import Agent, Target
 from nkkb.core import facets
 from nkkb.core.caching import data_version
+from nkkb.core.changes import results_to_mend
 from nkkb.core.facets import (
     NOT_INDEXED,
     SelectedQuerySet,
@@ -322,3 +323,21 @@ def test_a_worker_reads_every_list_pages_facet_index_before_its_first_visitor(cl
     monkeypatch.setattr(facets, "_read_index", read_at_request)
     for page in ("/trials/", "/agents/", "/targets/", "/nk-products/", "/landscape/"):
         assert client.get(page).status_code == 200
+
+
+def test_what_to_mend_between_two_positions():
+    """Nothing between a position and itself, whatever can tell what a write touched;
+    everything where nothing can tell; what it names, remembered, otherwise."""
+    before, after = {"trials_trial": 7}, {"trials_trial": 8}
+    asked = []
+
+    def touched_results(changes):
+        asked.append(changes)
+        return {3}
+
+    assert results_to_mend(None, before, dict(before)) == frozenset()
+    assert results_to_mend(touched_results, before, dict(before)) == frozenset()
+    assert results_to_mend(None, before, after) is None
+    assert results_to_mend(touched_results, before, after) == {3}
+    assert results_to_mend(touched_results, before, after) == {3}
+    assert len(asked) == 1
