@@ -20,9 +20,8 @@ def post_worker_init(worker):
     A database that cannot be read now leaves them to the first request, as before.
 
     What the worker holds then (Django, the app, the indexes) it keeps for its life, so it is
-    moved out of the garbage collector's reach: each full collection walked it all, and at
-    600,000 trials one held the request it fell in up for 55-75 ms (BENCHMARKS.md, "Issue 17,
-    eighth round")."""
+    moved out of the garbage collector's reach: each full collection walked it all, holding up
+    the request it fell in (BENCHMARKS.md, "Issue 17, eighth round")."""
     from django.db import DatabaseError, connections
 
     from nkkb.core.facets import read_facet_indexes

@@ -161,8 +161,8 @@ def newest_rows_statement(database) -> str:
 
 
 # On PostgreSQL the newest rows are read through a PL/pgSQL function: it plans its query once
-# per connection, where planning the statement itself cost several times running it, on every
-# request (BENCHMARKS.md, "Issue 17, eighth round"). Unlike a prepared statement, it survives a
+# per connection, where planning the statement on every request cost more than running it
+# (BENCHMARKS.md, "Issue 17, eighth round"). Unlike a prepared statement, it survives a
 # connection pooler that hands each transaction another server connection.
 DATA_STATE_FUNCTION = "nkkb_data_state"
 

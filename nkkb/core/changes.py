@@ -167,9 +167,9 @@ def results_to_mend(touched_results, since: Position, until: Position) -> frozen
     """The results whose derived data the writes between `since` and `until` may have changed,
     as `touched_results(changes)` names them; None where everything must be derived again:
     `touched_results` is None or cannot tell (returns None), or they are too many."""
-    if not Changes(since, until):
-        return frozenset()
-    touched = None if touched_results is None else touched_between(touched_results, since, until)
+    if touched_results is None:
+        return frozenset() if not Changes(since, until) else None
+    touched = touched_between(touched_results, since, until)
     if touched is None or len(touched) > MAX_MENDED_RESULTS:
         return None
     return touched

@@ -104,7 +104,7 @@ def facet_panel(filterset) -> list[dict]:
 
 
 # A facet's options change only with a write: reading and sorting them on every page was a
-# quarter of an uncached list page (BENCHMARKS.md, "Issue 17, eighth round").
+# large share of an uncached list page (BENCHMARKS.md, "Issue 17, eighth round").
 _FACET_CHOICES = KeptPerDataVersion()
 
 
