@@ -8,6 +8,8 @@ from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -473,3 +475,20 @@ def test_a_write_answers_with_the_trial_as_the_serializer_gives_it(as_curator):
     assert patched.status_code == 200
     assert patched.json() == serializer_representation(TRIALS.key)
     assert patched.json()["title"] == "Changed" and patched.json()["agents"][0]["slug"] == "il-2"
+
+
+def test_a_change_to_a_trials_title_reads_its_relations_once_for_the_answer(as_curator):
+    """The record changed is read without its relations (the serializer reads those it
+    changes); the answer reads each once."""
+    version = as_curator.get(f"{V1}/trials/NCT03019640/").json()["version"]
+    with CaptureQueriesContext(connection) as queries:
+        response = as_curator.patch(
+            f"{V1}/trials/NCT03019640/", {"title": "Changed", "version": version}, format="json"
+        )
+    assert response.status_code == 200 and response.json()["title"] == "Changed"
+    relation_reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT") and '"trials_result"' in query["sql"]
+    ]
+    assert len(relation_reads) == 1

@@ -63,7 +63,11 @@ class PlainReadsMixin(SparseFieldsMixin):
         # After the filters, so that they filter as they do for writes, and `get_object` finds
         # a record (or says what is missing) as it does for them.
         queryset = super().filter_queryset(queryset)
-        return self.plain_rows(queryset) if self.action in self.READ_ACTIONS else queryset
+        if self.action in self.READ_ACTIONS:
+            return self.plain_rows(queryset)
+        # A write reads the record alone: its serializer reads only the relations it changes,
+        # and the answer is read again from plain rows (written_representation).
+        return queryset.prefetch_related(None)
 
     def plain_representations(self, rows: list[dict]) -> list[dict]:
         serializer_class = self.get_serializer_class()
