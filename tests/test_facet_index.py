@@ -23,7 +23,14 @@ from nkkb.core.models import StoredFacet
 from registry.models import RegistryRecord
 from trials import best_known
 from trials.filtersets import TrialFilterSet, sponsor_rows
-from trials.models import Condition, Trial, TrialAgent
+from trials.models import (
+    Condition,
+    PlacementBasis,
+    Trial,
+    TrialAgent,
+    condition_lineages,
+    subtree_ids,
+)
 
 from .conftest import forget_derived_data
 
@@ -153,6 +160,33 @@ def test_counts_after_a_write_equal_a_fresh_recount(write):
     assert facets._indexes[TrialFilterSet] is index
     assert after == recounted()
     assert after != before
+
+
+@pytest.mark.django_db
+def test_a_mend_after_the_tree_of_conditions_grows_a_level_counts_the_new_level():
+    """A process that mended its index before the tree grew (its statement of the touched rows
+    read as many levels as the tree then had) counts a trial under the new level's top group."""
+    counts_of_every_selection()
+    change_phase()
+    counts_of_every_selection()  # mended: the touched rows' statement is built for this tree
+    deepest = max(condition_lineages().values(), key=len)
+    top = deepest[0]
+
+    def under_top():
+        return Trial.objects.filter(conditions__in=subtree_ids([top.pk])).distinct()
+
+    condition = Condition.objects.create(
+        name="A condition below the deepest",
+        slug="below-the-deepest",
+        parent=deepest[-1],
+        placement_basis=PlacementBasis.CLASSIFICATION,
+        classification="ICD-O-3: a test's classification",
+        source_summary="A level the tree did not have.",
+    )
+    Trial.objects.exclude(pk__in=under_top()).first().conditions.add(condition)
+    after = counts_of_every_selection()
+    assert after[0]["condition"][top.slug] == under_top().count()
+    assert after == recounted()
 
 
 @pytest.mark.django_db

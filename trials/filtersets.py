@@ -27,6 +27,7 @@ from .models import (
     Condition,
     Trial,
     TrialAgent,
+    condition_depth,
     condition_lineages,
     condition_rows,
     subtree_ids,
@@ -98,6 +99,21 @@ class SponsorRows:
 
 
 sponsor_rows = SponsorRows()
+
+
+class ConditionRows:
+    """(condition slug, trial id) rows of every trial, under each group above its conditions
+    too (trials.models.condition_rows)."""
+
+    def __call__(self) -> list[QuerySet]:
+        return condition_rows()
+
+    def shape(self) -> int:
+        """What the rows' SQL depends on in the data: a queryset per level of the tree."""
+        return condition_depth()
+
+
+condition_facet_rows = ConditionRows()
 
 
 TRIAL_ORDERING = ("nct_id", "title", "phase", "status", "enrollment")
@@ -239,7 +255,7 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
         "status": StoredFacetRows(STATUSES),
         "sponsor": sponsor_rows,
         "country": StoredFacetRows(COUNTRIES),
-        "condition": condition_rows,
+        "condition": condition_facet_rows,
     }
 
     touched_results = staticmethod(touched_trials)

@@ -211,6 +211,11 @@ class Condition(models.Model):
                 )
 
 
+def condition_depth() -> int:
+    """The number of levels of the tree of conditions (the longest lineage)."""
+    return max(map(len, condition_lineages().values()), default=0)
+
+
 def condition_rows(slugs=None) -> list[models.QuerySet]:
     """(facet_value: condition slug, facet_result: trial id) rows of every trial, for the
     conditions `slugs` or all: a trial has each condition it is filed under and every group
@@ -220,10 +225,9 @@ def condition_rows(slugs=None) -> list[models.QuerySet]:
     The one definition of "the trials of a condition": the filter and the facet read it. One
     queryset per level of the tree, each from the link table up the `parent` chain.
     """
-    depth = max(map(len, condition_lineages().values()), default=0)
     links = Trial.conditions.through.objects.order_by()
     rows = []
-    for level in range(depth):
+    for level in range(condition_depth()):
         slug = "condition__" + "parent__" * level + "slug"
         chosen = {f"{slug}__isnull": False} if slugs is None else {f"{slug}__in": slugs}
         rows.append(links.filter(**chosen).values(facet_value=F(slug), facet_result=F("trial_id")))

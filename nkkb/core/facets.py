@@ -31,7 +31,7 @@ from .caching import data_position, data_version
 from .changes import Position, results_to_mend
 from .filtersets import filter_parameters
 from .links import filtered_list_url
-from .queries import cursor_rows
+from .queries import IdsQuery, cursor_rows
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
 # pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
@@ -234,16 +234,39 @@ def _mended(options: dict[str, BitMap64], touched: BitMap64, rows) -> dict[str, 
     return {value: ids for value, ids in mended.items() if ids}
 
 
+# {(FilterSet, the shapes of its row sources): the statement of _touched_rows}.
+_touched_rows_queries: dict[tuple, IdsQuery] = {}
+
+
 def _touched_rows(filterset_class, names: list[str], touched: list[int]):
     """{facet name: (option value, result id) rows of the results `touched`} of the facets
-    `names`, read in one statement (a statement each cost more in round trips and planning than
-    in reading: BENCHMARKS.md, "Issue 17, seventh round"). A facet's rows callable may have a
-    `restricted(ids)` form, querysets of the rows of the results `ids` that cost less than its
-    full form narrowed: its rows come from that."""
-    found = {name: [] for name in names}
-    named_rows = []
+    `names`, read in one statement for every facet of the FilterSet (a statement each cost more
+    in round trips and planning than in reading: BENCHMARKS.md, "Issue 17, seventh round"),
+    compiled once per process: building and compiling its querysets cost more than running it
+    ("ninth round"). A row source with `shape()` (what its querysets' SQL depends on in the
+    data) gets a statement per shape; one with `refresh()` is brought up to date first."""
+    sources = filterset_class.facet_paths
     for name in names:
-        paths = filterset_class.facet_paths[name]
+        if hasattr(sources[name], "refresh"):
+            sources[name].refresh()
+    shapes = tuple(source.shape() for source in sources.values() if hasattr(source, "shape"))
+    query = _touched_rows_queries.get((filterset_class, shapes))
+    if query is None:
+        query = IdsQuery(functools.partial(_touched_rows_query, filterset_class))
+        _touched_rows_queries[(filterset_class, shapes)] = query
+    found = {name: [] for name in names}
+    for name, value, result in query(touched):
+        if name in found:
+            found[name].append((value, result))
+    return found
+
+
+def _touched_rows_query(filterset_class, touched) -> QuerySet:
+    """(facet name, option value, result id) rows of the results `touched` of every facet. A
+    row source's `restricted(ids)` form, querysets of the rows of the results `ids` that cost
+    less than its full form narrowed, gives its rows where it has one."""
+    named_rows = []
+    for name, paths in filterset_class.facet_paths.items():
         if hasattr(paths, "restricted"):
             querysets = paths.restricted(touched)
         else:
@@ -257,11 +280,8 @@ def _touched_rows(filterset_class, names: list[str], touched: list[int]):
             .values_list("facet_name", "facet_value", "facet_result")
             for rows in querysets
         ]
-    if named_rows:
-        first, *others = named_rows
-        for name, value, result in first.union(*others, all=True):
-            found[name].append((value, result))
-    return found
+    first, *others = named_rows
+    return first.union(*others, all=True)
 
 
 def faceted_filtersets() -> list[type]:

@@ -163,3 +163,8 @@ class StoredFacetRows:
     def restricted(self, ids: list[int]) -> list[QuerySet]:
         options = stored_options(self.facet).filter(result_id__in_ids=ids)
         return [options.values(facet_value=F("value"), facet_result=F("result_id"))]
+
+    def refresh(self) -> None:
+        """Bring the stored options up to date without building their querysets: a compiled
+        statement reads them (nkkb.core.facets)."""
+        refresh(self.facet)
