@@ -3,6 +3,7 @@ from nkkb.core.filtersets import (
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
     SearchFilterSet,
+    choices_read_from,
     recorded_boolean_condition,
     recorded_boolean_rows,
     slug_filter,
@@ -14,6 +15,7 @@ from .models import Agent, NKCellProduct, Target
 ORDERING_HELP = "Sort by these fields, comma-separated; a leading - sorts descending. Empty last."
 
 
+@choices_read_from(Agent)
 def platform_choices():
     """The platforms agents have, sorted as readers expect ("bacterial vector" before "TriKE")."""
     platforms = Agent.objects.exclude(platform=None).order_by().values_list("platform", flat=True)

@@ -11,7 +11,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from nkkb.core import caching
 from nkkb.core.accounts import curator_create
-from nkkb.core.caching import data_version
+from nkkb.core.caching import KeptPerDataVersion, data_version, data_version_per_request
 from trials.models import Condition, Result, Trial
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +154,29 @@ def test_a_version_names_a_state_even_when_a_rolled_back_write_reused_its_ids():
 
     change_title()  # SQLite gives this write the ids the rolled-back one had
     assert data_version()[0] not in (before, rolled_back)
+
+
+def test_a_value_read_within_a_rolled_back_write_is_not_kept_for_the_write_after():
+    """A value kept until one of its models is written: a request that wrote and read it, then
+    rolled back, leaves nothing that the next write (given the same ids on SQLite) would keep."""
+    kept = KeptPerDataVersion()
+    pk = Condition.objects.order_by("pk")[0].pk
+
+    def rename(name):
+        condition = Condition.objects.get(pk=pk)
+        condition.name = name
+        condition.save()
+
+    def current_name():
+        return Condition.objects.get(pk=pk).name
+
+    with data_version_per_request(), transaction.atomic():
+        rename("Rolled back")
+        assert kept.get("name", current_name, models=(Condition,)) == "Rolled back"
+        transaction.set_rollback(True)
+    rename("Committed")
+    with data_version_per_request():
+        assert kept.get("name", current_name, models=(Condition,)) == "Committed"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's function")

@@ -11,6 +11,9 @@ from django.urls import reverse
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, Target
+from nkkb.core import views
+from trials.filtersets import TrialFilterSet
+from trials.models import Condition, Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +131,44 @@ def test_the_facet_panel_names_an_option_as_it_is_after_a_write(client):
     target.save()
     after = shown_options(client.get("/agents/").content.decode())
     assert after[("target", target.slug)]["label"] == "Renamed by a curator"
+
+
+def rename_a_condition():
+    condition = Condition.objects.filter(trials__isnull=False).order_by("slug")[0]
+    condition.name = "Renamed by a curator"
+    condition.save()
+    return "condition", condition.slug
+
+
+def change_a_platform():
+    agent = Agent.objects.filter(trials__isnull=False, platform__isnull=False).order_by("slug")[0]
+    agent.platform = "Renamed by a curator"
+    agent.save()
+    return "platform", "Renamed by a curator"
+
+
+@pytest.mark.parametrize("write", [rename_a_condition, change_a_platform])
+def test_the_trial_facet_panel_names_an_option_as_it_is_after_a_write(client, write):
+    client.get("/trials/")
+    facet, value = write()
+    after = shown_options(client.get("/trials/").content.decode())
+    assert after[(facet, value)]["label"].endswith("Renamed by a curator")
+
+
+def test_a_write_to_a_trial_leaves_the_options_read_from_other_records_kept(client, monkeypatch):
+    derived = []
+    monkeypatch.setattr(views, "facet_choices", lambda field: derived.append(field.label) or [])
+    client.get("/trials/")
+    assert len(derived) == len(TrialFilterSet.facet_paths)
+    derived.clear()
+    trial = Trial.objects.get(nct_id="NCT03019640")
+    trial.title += " (edited)"
+    trial.save()
+    client.get("/trials/")
+    fields = TrialFilterSet().form.fields
+    read_from_records = ("agent", "platform", "target", "nk_product", "condition")
+    assert not {fields[name].label for name in read_from_records} & set(derived)
+    assert fields["sponsor"].label in derived  # read from the trials
 
 
 def test_applied_facets_are_chips_with_the_range_and_the_drawer_count(client):

@@ -14,6 +14,7 @@ from nkkb.core.filtersets import (
     MultipleChoiceFilter,
     NullsLastOrderingFilter,
     SearchFilterSet,
+    choices_read_from,
     no_value,
     slug_filter,
 )
@@ -59,6 +60,7 @@ def indexed_choices(facet: str):
 CONDITION_PATH_SEPARATOR = " > "
 
 
+@choices_read_from(Condition)
 def condition_choices():
     """(slug, "Group > Subgroup > Condition") of every condition, each group followed by the
     conditions below it (siblings by name, case-insensitively): the hierarchy, in the facet

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db.models import Model
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
@@ -116,6 +117,11 @@ def data_position() -> Position:
     return _request_data_state().position
 
 
+def _request_has_written() -> bool:
+    memo = _request_version.get()
+    return memo is not None and memo.written
+
+
 def _request_data_state() -> DataState:
     memo = _request_version.get()
     if memo is None or memo.written:
@@ -185,15 +191,24 @@ def create_data_state_function(using=DEFAULT_DB_ALIAS, **kwargs):
 
 class KeptPerDataVersion:
     """Values derived from the knowledge base, kept in this process by key for the data version
-    they were derived at: derived again on the first use after any write, by any process."""
+    they were derived at: derived again on the first use after any write, by any process, or,
+    for a value read from a few models, after a write to one of them."""
 
     def __init__(self):
         self._kept: dict = {}
         _kept_per_data_version.append(self)
 
-    def get(self, key, derive):
-        """The value kept for `key` at the current data version, else `derive()`."""
-        version = _request_data_state().version
+    def get(self, key, derive, models: tuple[type[Model], ...] = ()):
+        """The value kept for `key` at the current data version, else `derive()`. Where `models`
+        names every model `derive` reads, the value stands until a write to one of them."""
+        if models and _request_has_written():
+            # Its writes may yet be rolled back, and SQLite gives their ids out again.
+            return derive()
+        state = _request_data_state()
+        if models:
+            version = tuple(state.position[table] for table in _tables_written_with(models))
+        else:
+            version = state.version
         found = self._kept.get(key)
         if found is None or found[0] != version:
             found = self._kept[key] = (version, derive())
@@ -201,6 +216,17 @@ class KeptPerDataVersion:
 
 
 _kept_per_data_version: list[KeptPerDataVersion] = []
+
+
+@functools.cache
+def _tables_written_with(models: tuple[type[Model], ...]) -> tuple[str, ...]:
+    """The versioned tables a write to one of `models` adds a row to: their own tables (bulk
+    inserts) and their history's (every save, delete and relink of their many-to-many fields)."""
+    return tuple(
+        model._meta.db_table
+        for model in versioned_models()
+        if model in models or getattr(model, "instance_type", None) in models
+    )
 
 
 def forget_kept_per_data_version() -> None:

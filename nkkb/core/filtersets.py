@@ -12,6 +12,17 @@ from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 
+def choices_read_from(*models):
+    """Names the models a choices function reads: the facet panel keeps its options until one
+    of them is written (nkkb.core.views)."""
+
+    def mark(choices):
+        choices.read_from = models
+        return choices
+
+    return mark
+
+
 def matching(queryset, condition: Q, lookups):
     """`queryset` narrowed to the records that meet `condition`, each record once.
 

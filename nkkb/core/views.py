@@ -83,7 +83,11 @@ def facet_panel(filterset) -> list[dict]:
     for name, option_counts in counts.items():
         field = filterset.form.fields[name]
         selected = set(filterset.data.getlist(name))
-        choices = _FACET_CHOICES.get((type(filterset), name), partial(facet_choices, field))
+        choices = _FACET_CHOICES.get(
+            (type(filterset), name),
+            partial(facet_choices, field),
+            models=_choices_read_from(filterset.filters[name], field),
+        )
         options = [
             {
                 "value": value,
@@ -104,8 +108,18 @@ def facet_panel(filterset) -> list[dict]:
 
 
 # A facet's options change only with a write: reading and sorting them on every page was a
-# large share of an uncached list page (BENCHMARKS.md, "Issue 17, eighth round").
+# large share of an uncached list page (BENCHMARKS.md, "Issue 17, eighth round"); those read
+# from a few models (agents, targets, conditions) stand until one of them is written, so that a
+# write to a trial does not make every worker read them again ("ninth round").
 _FACET_CHOICES = KeptPerDataVersion()
+
+
+def _choices_read_from(definition, field) -> tuple:
+    """The models a facet's options are read from, where known: its records' model, or those
+    its choices function names (nkkb.core.filtersets.choices_read_from)."""
+    if hasattr(field, "queryset"):
+        return (field.queryset.model,)
+    return getattr(definition.extra.get("choices"), "read_from", ())
 
 
 def facet_choices(field) -> list[tuple[str, str]]:
