@@ -17,6 +17,8 @@ SELECTIONS = [
     "agent=no-such-agent",
     "therapy_class=cytokine&start_year_min=2015",
     "enrollment_max=40&has_registry_record=true",
+    # One invalid value among valid ones: the list is empty, so are the other facets' counts.
+    "phase=1&phase=9z&therapy_class=engager",
 ]
 
 

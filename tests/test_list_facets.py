@@ -14,6 +14,7 @@ from agents.models import Agent, Target
 from nkkb.core import views
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, Trial
+from trials.tables import TrialTable
 
 pytestmark = pytest.mark.django_db
 
@@ -230,3 +231,23 @@ def test_the_agent_admin_filters_count_the_records_their_options_list(admin_clie
             assert label.endswith(f"({listed(AgentFilterSet, query)})"), (name, value, label)
     cd16 = admin_client.get(f"{changelist}?acts_through_cd16=unknown")
     assert cd16.context["cl"].result_count == Agent.objects.filter(acts_through_cd16=None).count()
+
+
+def test_a_trial_list_page_builds_its_filterset_and_its_table_once(client, monkeypatch):
+    """The facet counts reuse the page's valid filters, the column chooser the class's headers:
+    each FilterSet or table built copies all its filters, form fields or columns."""
+    built = []
+    for cls in (TrialFilterSet, TrialTable):
+        monkeypatch.setattr(cls, "__init__", counted(cls.__init__, built, cls.__name__))
+    client.get("/trials/?therapy_class=engager&phase=2")
+    built.clear()
+    assert client.get("/trials/?therapy_class=engager&phase=2&status=COMPLETED").status_code == 200
+    assert sorted(built) == ["TrialFilterSet", "TrialTable"]
+
+
+def counted(init, built: list, name: str):
+    def wrapper(self, *args, **kwargs):
+        built.append(name)
+        init(self, *args, **kwargs)
+
+    return wrapper

@@ -60,7 +60,9 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
         )
         for name in names
     ]
-    return dict(zip(names, count_facets(type(filterset), requests), strict=True))
+    # Each request's filters are some of the FilterSet's: valid where all of them are.
+    counts = count_facets(type(filterset), requests, valid=filterset.is_valid())
+    return dict(zip(names, counts, strict=True))
 
 
 def active_filters(filterset) -> dict[str, list[str]]:
@@ -91,10 +93,13 @@ def facet_count(filterset_class, name: str, filters: dict[str, list[str]]) -> di
     return count_facets(filterset_class, [(name, filters)])[0]
 
 
-def count_facets(filterset_class, requests: list[tuple[str, dict[str, list[str]]]]):
+def count_facets(
+    filterset_class, requests: list[tuple[str, dict[str, list[str]]]], *, valid: bool = False
+):
     """[{option value: count}] of each (facet name, filters) requested, among the results its
     filters leave: from the facets cache for the data version where they are, else counted,
-    the facets that share their filters from one selection."""
+    the facets that share their filters from one selection. `valid`: every request's filters
+    are known to be valid, so none needs a FilterSet to tell."""
     version, _ = data_version()
     keys = [_cache_key(filterset_class, name, filters, version) for name, filters in requests]
     found = caches[FACET_CACHE].get_many(keys)
@@ -104,7 +109,7 @@ def count_facets(filterset_class, requests: list[tuple[str, dict[str, list[str]]
             missing.setdefault(_query_string(filters), {})[key] = (name, filters)
     for group in missing.values():
         filters = next(iter(group.values()))[1]
-        selection = _selection(filterset_class, filters, version)
+        selection = _selection(filterset_class, filters, version, valid=valid)
         counts = {
             key: _count(facet_index(filterset_class, name, version), selection)
             for key, (name, _) in group.items()
@@ -123,16 +128,22 @@ def _cache_key(filterset_class, name: str, filters: dict[str, list[str]], versio
     return ":".join((filterset_class.__qualname__, name, version, digest))
 
 
-def _selection(filterset_class, filters: dict[str, list[str]], version: str) -> BitMap64 | None:
+def _selection(
+    filterset_class, filters: dict[str, list[str]], version: str, *, valid: bool
+) -> BitMap64 | None:
     """The ids of the results that `filters` leave (None for every result); none where a
-    filter is invalid."""
+    filter is invalid. Filters known to be `valid` and read from the facet indexes alone need
+    no FilterSet (building one and its form was a tenth of a list page: BENCHMARKS.md, "Issue
+    17, ninth round")."""
+    indexed = indexed_selection(filterset_class, filters, version)
+    if valid and indexed is not NOT_INDEXED:
+        return indexed
     data = QueryDict(mutable=True)
     for parameter, values in filters.items():
         data.setlist(parameter, values)
     filterset = filterset_class(data, queryset=filterset_class._meta.model.objects.all())
     if not filterset.is_valid():
         return BitMap64()
-    indexed = indexed_selection(filterset_class, filters, version)
     if indexed is not NOT_INDEXED:
         return indexed
     results = filterset.qs.order_by()

@@ -59,12 +59,19 @@ class BaseTable(tables.Table):
     @classmethod
     def column_choices(cls, asked: list[str]) -> list[dict]:
         """{name, header, shown} of each optional column, for the column chooser."""
-        headers = {column.name: column.header for column in cls([]).columns}
+        headers = cls._column_headers()
         chosen = cls.chosen_columns(asked)
         return [
             {"name": name, "header": headers[name], "shown": name in chosen}
             for name in cls.optional_columns
         ]
+
+    @classmethod
+    @functools.cache
+    def _column_headers(cls) -> dict[str, str]:
+        # The class's alone: a table built (its columns copied) for them on every page cost
+        # more than the chooser it serves.
+        return {column.name: column.header for column in cls([]).columns}
 
     @property
     def order_by(self):
