@@ -14,6 +14,7 @@ from nkkb.core.changes import forget_touched
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
 from nkkb.core.review import Review
+from nkkb.core.stored_facets import forget_stored_at
 from nkkb.core.tables import forget_kept_cells
 from trials.services.seed import seed_load
 
@@ -27,12 +28,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 def forget_derived_data():
     """As on the first visit after a write: no facet counts, facet indexes, table cells, search
-    catalogue or facet options kept from an earlier request."""
+    catalogue, facet options or stored facets' versions kept from an earlier request."""
     caches["facets"].clear()
     clear_facet_indexes()
     forget_kept_cells()
     forget_kept_per_data_version()
     forget_touched()
+    forget_stored_at()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ from simple_history.models import HistoricalRecords
 
 from agents.compatibility import WARNING_SEVERITIES, CompatibilityWarning, pair_warnings
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.core.caching import KeptPerDataVersion
 from nkkb.core.links import filtered_list_url, record_url
 from nkkb.core.models import (
     BoundedTextField,
@@ -212,8 +213,14 @@ class Condition(models.Model):
 
 
 def condition_depth() -> int:
-    """The number of levels of the tree of conditions (the longest lineage)."""
-    return max(map(len, condition_lineages().values()), default=0)
+    """The number of levels of the tree of conditions (the longest lineage): kept until a
+    condition is written, since every mend of a facet index asks it (ConditionRows.shape)."""
+    return _CONDITION_TREE.get(
+        "depth", lambda: max(map(len, condition_lineages().values()), default=0), (Condition,)
+    )
+
+
+_CONDITION_TREE = KeptPerDataVersion()
 
 
 def condition_rows(slugs=None) -> list[models.QuerySet]:

@@ -47,6 +47,16 @@ class DerivedFacet:
 
 # Every DerivedFacet defined in this process, by name.
 _derived_facets: dict[str, DerivedFacet] = {}
+# {facet name: a data version this process found its options stored at}: every list page that
+# filters by a stored facet, and every mend of a facet index, asks; options once stored at a
+# version stay stored at it (refresh_every derives them again within one transaction).
+_stored_at: dict[str, str] = {}
+
+
+def forget_stored_at() -> None:
+    """Ask the database again (tests, whose rolled-back data may come back under an old
+    version)."""
+    _stored_at.clear()
 
 
 def stored_options(facet: DerivedFacet) -> QuerySet:
@@ -76,7 +86,10 @@ def refresh(facet: DerivedFacet) -> None:
     them those of every other stored facet this process knows: a write makes them all stale at
     once, and mending them together reads what it touched once, under one lock."""
     version, _ = data_version()
+    if _stored_at.get(facet.name) == version:
+        return
     if StoredFacet.objects.filter(name=facet.name, version=version).exists():
+        _remember_stored([facet.name], version)
         return
     with transaction.atomic():
         # No write can land between the moment read here and the options stored for it, and
@@ -102,6 +115,15 @@ def refresh(facet: DerivedFacet) -> None:
                     mended[key] = (sorted(touched), [])
                 mended[key][1].append(each)
         _store(version, position, created, list(mended.values()))
+        names = [each.name for each in created]
+        names += [each.name for _, facets in mended.values() for each in facets]
+        _remember_stored([facet.name, *names], version)
+
+
+def _remember_stored(names: list[str], version: str) -> None:
+    """Note that the facets `names` are stored at `version`, once what told so is committed:
+    options stored by a transaction that is rolled back must be derived again."""
+    transaction.on_commit(lambda: _stored_at.update(dict.fromkeys(names, version)))
 
 
 def _store(version: str, position, created, mended) -> None:
