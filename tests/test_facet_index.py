@@ -153,6 +153,10 @@ def test_counts_after_a_write_equal_a_fresh_recount(write):
     before = counts_of_every_selection()
     index = facets._indexes[TrialFilterSet]
     version = data_version()[0]
+    old_facets = index.facets
+    old_ids = {
+        name: {value: list(ids) for value, ids in o.items()} for name, o in old_facets.items()
+    }
     write()
     assert data_version()[0] != version
     after = counts_of_every_selection()
@@ -160,6 +164,8 @@ def test_counts_after_a_write_equal_a_fresh_recount(write):
     assert facets._indexes[TrialFilterSet] is index
     assert after == recounted()
     assert after != before
+    # A thread still counting with the index as it was reads what it read before.
+    assert {n: {v: list(ids) for v, ids in o.items()} for n, o in old_facets.items()} == old_ids
 
 
 @pytest.mark.django_db

@@ -238,10 +238,16 @@ def _mend(filterset_class, index: FilterSetIndex) -> bool:
 
 def _mended(options: dict[str, BitMap64], touched: BitMap64, rows) -> dict[str, BitMap64]:
     """A new copy of one facet's index (threads may be counting with the old one) with the
-    touched results' options as `rows` (option value, result id) give them."""
-    mended = {value: ids - touched for value, ids in options.items()}
+    touched results' options as `rows` (option value, result id) give them. An option that no
+    touched result had or has keeps its ids, shared with the old copy and never changed."""
+    mended = {
+        value: ids - touched if ids.intersect(touched) else ids for value, ids in options.items()
+    }
     for value, result in rows:
-        mended.setdefault(value, BitMap64()).add(result)
+        ids = mended.get(value)
+        if ids is None or ids is options.get(value):
+            ids = mended[value] = BitMap64(ids) if ids is not None else BitMap64()
+        ids.add(result)
     return {value: ids for value, ids in mended.items() if ids}
 
 
