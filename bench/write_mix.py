@@ -21,6 +21,11 @@ the CPU per write (the workers' CPU beyond what the same number of reads cost in
 rounds, divided by the writes: the write itself, and every worker bringing its facet index and
 caches up to date) and the slowest of the first reads after each write, as many as there are
 workers (each worker's first list page after the write, which must read what changed).
+
+The read-only rounds' CPU moves from round to round by about a third of a second for the same
+reads; at one write a second that is +-35 ms a write. To measure the CPU of a write, write four
+times a second (`--interval 0.25`): each worker still reads between two writes, and the spread is
+shared among four times as many writes (BENCHMARKS.md, "Issue 17, ninth round").
 """
 
 import argparse
