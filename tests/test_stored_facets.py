@@ -266,3 +266,11 @@ def test_deriving_every_facet_afresh_derives_each_once_and_mends_none():
     assert derivations.asked == [None, None]
     for facet in [*STORED_FACETS.values(), derivations.facet]:
         assert stored(facet) == set(facet.rows(None))
+
+
+def test_deriving_afresh_derives_what_this_process_found_stored(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        refresh(DISCREPANCIES)  # found stored at this version, and remembered
+    refresh_every(afresh=True)
+    assert StoredFacet.objects.filter(name=DISCREPANCIES.name).exists()
+    assert stored(DISCREPANCIES) == set(DISCREPANCIES.rows(None))

@@ -167,6 +167,7 @@ def refresh_every(*, afresh: bool = False) -> None:
         if afresh:
             # All forgotten before any is derived: a refresh mends every stale facet it finds.
             StoredFacet.objects.filter(name__in=_derived_facets).delete()
+            forget_stored_at()
         for facet in list(_derived_facets.values()):
             refresh(facet)
 

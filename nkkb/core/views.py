@@ -115,10 +115,11 @@ _FACET_CHOICES = KeptPerDataVersion()
 
 
 def _choices_read_from(definition, field) -> tuple:
-    """The models a facet's options are read from, where known: its records' model, or those
-    its choices function names (nkkb.core.filtersets.choices_read_from)."""
+    """The models a facet's options are read from, where known: its records' model (all of
+    them: a filtered queryset may read others), or those its choices function names
+    (nkkb.core.filtersets.choices_read_from)."""
     if hasattr(field, "queryset"):
-        return (field.queryset.model,)
+        return () if field.queryset.query.has_filters() else (field.queryset.model,)
     return getattr(definition.extra.get("choices"), "read_from", ())
 
 
