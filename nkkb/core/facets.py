@@ -133,7 +133,7 @@ def _selection(
 ) -> BitMap64 | None:
     """The ids of the results that `filters` leave (None for every result); none where a
     filter is invalid. Filters known to be `valid` and read from the facet indexes alone need
-    no FilterSet (building one and its form was a tenth of a list page: BENCHMARKS.md, "Issue
+    no FilterSet: building one copies every filter and form field again (BENCHMARKS.md, "Issue
     17, ninth round")."""
     indexed = indexed_selection(filterset_class, filters, version)
     if valid and indexed is not NOT_INDEXED:

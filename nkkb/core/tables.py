@@ -69,8 +69,8 @@ class BaseTable(tables.Table):
     @classmethod
     @functools.cache
     def _column_headers(cls) -> dict[str, str]:
-        # The class's alone: a table built (its columns copied) for them on every page cost
-        # more than the chooser it serves.
+        # They depend on the class alone: a table built for them on every page copied every
+        # column again.
         return {column.name: column.header for column in cls([]).columns}
 
     @property
