@@ -22,10 +22,10 @@ rounds, divided by the writes: the write itself, and every worker bringing its f
 caches up to date) and the slowest of the first reads after each write, as many as there are
 workers (each worker's first list page after the write, which must read what changed).
 
-The read-only rounds' CPU moves from round to round by about a third of a second for the same
-reads; at one write a second that is +-35 ms a write. To measure the CPU of a write, write four
-times a second (`--interval 0.25`): each worker still reads between two writes, and the spread is
-shared among four times as many writes (BENCHMARKS.md, "Issue 17, ninth round").
+The read-only rounds' CPU moves from round to round by more than the writes of a round cost at
+one write a second (BENCHMARKS.md, "Issue 17, ninth round"). To measure the CPU of a write,
+write four times a second (`--interval 0.25`): each worker still reads between two writes, and
+that spread is shared among four times as many writes.
 """
 
 import argparse

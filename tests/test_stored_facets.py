@@ -4,7 +4,7 @@ the trials it touched, equal to what deriving them afresh finds."""
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent
@@ -274,3 +274,15 @@ def test_deriving_afresh_derives_what_this_process_found_stored(django_capture_o
     refresh_every(afresh=True)
     assert StoredFacet.objects.filter(name=DISCREPANCIES.name).exists()
     assert stored(DISCREPANCIES) == set(DISCREPANCIES.rows(None))
+
+
+def test_options_stored_by_a_rolled_back_transaction_are_derived_again(
+    django_capture_on_commit_callbacks,
+):
+    change_an_enrollment()  # every stored facet stale
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            refresh(DISCREPANCIES)
+            transaction.set_rollback(True)
+        refresh(DISCREPANCIES)
+    assert StoredFacet.objects.get(name=DISCREPANCIES.name).version == data_version()[0]

@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import http_date
 from rest_framework.settings import api_settings
 
-from .changes import Position, timestamp_column, versioned_models
+from .changes import Position, timestamp_column, versioned_models, written_models
 
 RESPONSE_CACHE = "responses"
 # Larger bodies (a whole selection as CSV) would crowd everything else out of the cache.
@@ -206,7 +206,11 @@ class KeptPerDataVersion:
             return derive()
         state = _request_data_state()
         if models:
-            version = tuple(state.position[table] for table in _tables_written_with(models))
+            version = tuple(
+                state.position.get(written._meta.db_table)
+                for model in models
+                for written in written_models(model)
+            )
         else:
             version = state.version
         found = self._kept.get(key)
@@ -216,17 +220,6 @@ class KeptPerDataVersion:
 
 
 _kept_per_data_version: list[KeptPerDataVersion] = []
-
-
-@functools.cache
-def _tables_written_with(models: tuple[type[Model], ...]) -> tuple[str, ...]:
-    """The versioned tables a write to one of `models` adds a row to: their own tables (bulk
-    inserts) and their history's (every save, delete and relink of their many-to-many fields)."""
-    return tuple(
-        model._meta.db_table
-        for model in versioned_models()
-        if model in models or getattr(model, "instance_type", None) in models
-    )
 
 
 def forget_kept_per_data_version() -> None:

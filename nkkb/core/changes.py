@@ -114,7 +114,7 @@ def timestamp_column(model: type[Model]) -> str:
 
 
 @functools.cache
-def _written_models(model: type[Model]) -> tuple[type[Model], ...]:
+def written_models(model: type[Model]) -> tuple[type[Model], ...]:
     """`model` and its history model, where it has one (simple_history builds a new manager
     class on every access to `model.history`)."""
     history = getattr(model, "history", None)
@@ -137,7 +137,7 @@ class Changes:
         """(model, table) of `model`'s curated table and its history table, where versioned."""
         return [
             (candidate, candidate._meta.db_table)
-            for candidate in _written_models(model)
+            for candidate in written_models(model)
             if candidate._meta.db_table in self.until
         ]
 
