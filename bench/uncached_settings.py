@@ -9,4 +9,4 @@ from nkkb.settings import *  # noqa: F403
 from nkkb.settings import CACHES
 
 _NO_CACHE = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
-CACHES = {**CACHES, "responses": _NO_CACHE, "facets": _NO_CACHE}
+CACHES = {**CACHES, "responses": _NO_CACHE, "shared_responses": _NO_CACHE, "facets": _NO_CACHE}

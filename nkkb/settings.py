@@ -1,5 +1,6 @@
 """NKKB settings: whatever differs between a laptop and production comes from the environment."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -91,26 +92,6 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-CACHES = {
-    # Nothing that must hold across workers lives in a cache: rate-limit counts are in the
-    # database (nkkb.core.throttling), responses and facet counts are keyed by data version.
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    # Rendered anonymous responses, keyed by data version (nkkb.core.caching): a write retires them.
-    "responses": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "responses",
-        "TIMEOUT": 600,
-        "OPTIONS": {"MAX_ENTRIES": 200},
-    },
-    # Facet counts of the list pages, keyed by data version (nkkb.core.facets).
-    "facets": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "facets",
-        "TIMEOUT": 600,
-        "OPTIONS": {"MAX_ENTRIES": 2000},
-    },
-}
-
 ROOT_URLCONF = "nkkb.urls"
 
 TEMPLATES = [
@@ -167,6 +148,39 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "-c max_parallel_workers_per_gather=0 "
         f"-c statement_timeout={round(REQUEST_TIME_LIMIT * 1000)}",
     )
+
+CACHES = {
+    # Nothing that must hold across workers lives in a cache: rate-limit counts are in the
+    # database (nkkb.core.throttling), responses and facet counts are keyed by data version.
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Rendered anonymous responses, keyed by data version (nkkb.core.caching): a write retires
+    # them. Each worker keeps those it serves in memory, and every worker of a machine finds
+    # those of the others in files: after a write, the first worker to render a page serves it
+    # to the others, which would each render it again. Databases sharing the directory keep
+    # apart by their key prefix.
+    "responses": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "responses",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 200},
+    },
+    "shared_responses": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("RESPONSE_CACHE_DIR", str(BASE_DIR / "var" / "responses")),
+        "KEY_PREFIX": hashlib.sha256(
+            repr([DATABASES["default"][key] for key in ("ENGINE", "NAME", "HOST", "PORT")]).encode()
+        ).hexdigest()[:16],
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 1000},
+    },
+    # Facet counts of the list pages, keyed by data version (nkkb.core.facets).
+    "facets": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "facets",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,3 +1,4 @@
+import copy
 import os
 import time
 from types import SimpleNamespace
@@ -6,10 +7,14 @@ import pytest
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from nkkb.core import throttling
-from nkkb.core.caching import forget_kept_per_data_version
+from nkkb.core.caching import (
+    RESPONSE_CACHE,
+    SHARED_RESPONSE_CACHE,
+    forget_kept_per_data_version,
+)
 from nkkb.core.changes import forget_touched
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
@@ -24,6 +29,24 @@ def django_db_setup(django_db_setup, django_db_blocker):
     """Every test database starts as `make run` leaves it: migrated and seeded."""
     with django_db_blocker.unblock():
         seed_load(directory=settings.NKKB_FIXTURES_DIR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def response_cache_of_this_run(tmp_path_factory):
+    """This run's cached responses in a directory of its own: another run at the same moment
+    (CI's SQLite and PostgreSQL runs, a developer's) may reach the same data version with other
+    data."""
+    caches_setting = copy.deepcopy(settings.CACHES)
+    directory = str(tmp_path_factory.mktemp("responses"))
+    caches_setting[SHARED_RESPONSE_CACHE]["LOCATION"] = directory
+    with override_settings(CACHES=caches_setting):
+        yield
+
+
+def forget_responses():
+    """As if no worker had rendered anything: neither this one nor the machine's others."""
+    caches[RESPONSE_CACHE].clear()
+    caches[SHARED_RESPONSE_CACHE].clear()
 
 
 def forget_derived_data():

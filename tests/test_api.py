@@ -10,7 +10,6 @@ import re
 import django_filters
 import pytest
 from django.conf import settings
-from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
 from django.db.models.functions import Lower
@@ -28,7 +27,7 @@ from trials.choices import TherapyClass
 from trials.filtersets import ConditionFilterSet, TrialFilterSet
 from trials.models import Condition, Trial
 
-from .conftest import forget_derived_data
+from .conftest import forget_derived_data, forget_responses
 
 pytestmark = pytest.mark.django_db
 
@@ -494,7 +493,7 @@ def test_anonymous_requests_are_throttled_at_the_documented_rate(
 def test_record_urls_follow_the_prefix_the_site_is_served_under(api):
     """Record URLs come from each view's pattern reversed once (nkkb.core.links), per prefix."""
     at_root = api.get(f"{V1}/trials/NCT02138734/").json()
-    caches["responses"].clear()  # the request's own URL stays the same here
+    forget_responses()  # the request's own URL stays the same here
     set_script_prefix("/nkkb/")  # as the WSGI handler sets it from SCRIPT_NAME
     try:
         under_prefix = api.get(f"{V1}/trials/NCT02138734/").json()
@@ -504,7 +503,7 @@ def test_record_urls_follow_the_prefix_the_site_is_served_under(api):
     assert at_root["html_url"] == "http://testserver/trials/NCT02138734/"
     assert under_prefix["url"] == "http://testserver/nkkb/api/v1/trials/NCT02138734/"
     assert under_prefix["html_url"] == "http://testserver/nkkb/trials/NCT02138734/"
-    caches["responses"].clear()
+    forget_responses()
     assert api.get(f"{V1}/trials/NCT02138734/").json()["url"] == at_root["url"]
 
 

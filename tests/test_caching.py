@@ -1,6 +1,14 @@
 """HTTP caching: ETag/Last-Modified from the data version, 304s, and the response cache."""
 
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
 import pytest
+from django.core.cache import caches
 from django.core.management import call_command
 from django.db import OperationalError, connection, transaction
 from django.test import Client
@@ -13,6 +21,8 @@ from nkkb.core import caching
 from nkkb.core.accounts import curator_create
 from nkkb.core.caching import KeptPerDataVersion, data_version, data_version_per_request
 from trials.models import Condition, Result, Trial
+
+from .conftest import forget_responses
 
 pytestmark = pytest.mark.django_db
 
@@ -213,6 +223,102 @@ def test_a_cached_answer_runs_two_queries_whatever_the_page_size(api, django_ass
         assert again.status_code == 200
         assert again.content == first.content
         assert again["Content-Type"] == first["Content-Type"]
+
+
+def test_a_response_one_process_rendered_answers_in_another_process(client, settings):
+    """The workers of a machine share the cached responses: after a write, the first to render
+    a page serves the others, which would each have rendered it again."""
+    page = client.get("/trials/?therapy_class=cytokine")
+    assert page.status_code == 200
+    another_process = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, django; django.setup()\n"
+            "from nkkb.core.caching import DataVersionCacheMiddleware\n"
+            "answer = DataVersionCacheMiddleware._from_cache(sys.argv[1])\n"
+            "sys.stdout.buffer.write(answer.content if answer is not None else b'missed')",
+            page["ETag"],
+        ],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "nkkb.settings"),
+            "RESPONSE_CACHE_DIR": settings.CACHES[caching.SHARED_RESPONSE_CACHE]["LOCATION"],
+        },
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        check=True,
+    )
+    assert another_process.stdout == page.content
+
+
+def claimed_by_another_worker(client, url: str) -> caching.RenderClaim:
+    """The claim of `url`'s response at the current data version, taken as by a worker that
+    has just started to render it (none stored yet)."""
+    etag = client.get(url)["ETag"]
+    forget_responses()
+    claim = caching.RenderClaim(etag)
+    assert claim.take()
+    return claim
+
+
+def test_a_worker_serves_the_page_another_worker_is_rendering(client):
+    url = "/trials/?therapy_class=cytokine"
+    claim = claimed_by_another_worker(client, url)
+
+    def claimant_answers():
+        time.sleep(0.05)
+        caches[caching.SHARED_RESPONSE_CACHE].set(
+            claim.etag, (b"the claimant's page", {"Content-Type": "text/html; charset=utf-8"})
+        )
+        claim.release()
+
+    claimant = threading.Thread(target=claimant_answers)
+    claimant.start()
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url)
+    claimant.join()
+    assert page.content == b"the claimant's page"
+    assert len(queries) == 2  # the data version and the rate limit: no view ran
+
+
+def test_a_worker_renders_the_page_itself_when_the_claimant_stores_nothing(client):
+    url = "/trials/?therapy_class=cytokine"
+    claim = claimed_by_another_worker(client, url)
+    threading.Timer(0.05, claim.release).start()  # its answer was not a 200, say
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b"NCT" in page.content
+
+
+def test_a_claim_older_than_the_wait_is_taken_over_and_cleared(client):
+    url = "/trials/?therapy_class=cytokine"
+    claim = claimed_by_another_worker(client, url)
+    long_ago = time.time() - 10 * caching.RENDER_WAIT_SECONDS
+    os.utime(claim.path, (long_ago, long_ago))  # its claimant died mid-render
+    page = client.get(url)
+    assert b"NCT" in page.content
+    assert not claim.path.exists()
+
+
+def test_an_unusable_shared_cache_directory_costs_renders_not_answers(client, settings, caplog):
+    blocking_file = Path(settings.CACHES[caching.SHARED_RESPONSE_CACHE]["LOCATION"]) / "a-file"
+    blocking_file.write_text("")
+    settings.CACHES = {
+        **settings.CACHES,
+        caching.SHARED_RESPONSE_CACHE: {
+            **settings.CACHES[caching.SHARED_RESPONSE_CACHE],
+            "LOCATION": str(blocking_file / "responses"),
+        },
+    }
+    page = client.get("/trials/?therapy_class=cytokine")
+    assert page.status_code == 200
+    assert "The shared response cache cannot be read" in caplog.text
+    assert "The shared response cache cannot be written" in caplog.text
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/trials/?therapy_class=cytokine")
+    assert again.content == page.content
+    assert len(queries) == 2  # the data version and the rate limit: this worker's copy
 
 
 def test_a_cached_page_still_carries_the_security_headers(client):

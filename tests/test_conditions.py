@@ -9,7 +9,6 @@ import shutil
 import pytest
 import yaml
 from django.conf import settings
-from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import QueryDict
@@ -20,6 +19,7 @@ from nkkb.core.accounts import curator_create
 from nkkb.core.knowledge_base import knowledge_base_counts
 from nkkb.core.problems import ProblemsError
 from nkkb.core.review import normalise_whitespace
+from tests.conftest import forget_responses
 from tests.test_admin import PASSWORD, admin_url, form_data
 from trials.filtersets import TrialFilterSet
 from trials.models import Condition, PlacementBasis, Trial, condition_lineages
@@ -423,7 +423,7 @@ def test_a_trial_page_reads_the_condition_tree_once_however_many_conditions(clie
     url = f"/trials/{trial.nct_id}/"
 
     def queries() -> int:
-        caches["responses"].clear()
+        forget_responses()
         with CaptureQueriesContext(connection) as captured:
             assert client.get(url).status_code == 200
         return len(captured)

@@ -5,7 +5,6 @@ of its trials' relations."""
 import re
 
 import pytest
-from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,7 +15,7 @@ from registry.models import RegistryRecord
 from trials.models import Condition, Trial
 from trials.tables import TrialTable
 
-from .conftest import forget_derived_data
+from .conftest import forget_derived_data, forget_responses
 from .test_facet_index import WRITES
 
 EVERY_COLUMN = "&".join(f"columns={name}" for name in TrialTable.optional_columns)
@@ -74,7 +73,7 @@ def rows(client, url: str) -> list[str]:
 
 def rendered_afresh(client) -> list[list[str]]:
     forget_derived_data()
-    caches["responses"].clear()
+    forget_responses()
     return [rows(client, url) for url in PAGES]
 
 

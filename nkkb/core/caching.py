@@ -10,12 +10,19 @@ handler to forget and no shared cache to set up. Reading it costs one query of i
 
 import functools
 import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.filebased import FileBasedCache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.models import Model
 from django.db.models.signals import post_save
@@ -28,7 +35,15 @@ from rest_framework.settings import api_settings
 
 from .changes import Position, timestamp_column, versioned_models, written_models
 
+logger = logging.getLogger(__name__)
+
+# Responses this worker served, and those every worker of the machine rendered (settings.CACHES).
 RESPONSE_CACHE = "responses"
+SHARED_RESPONSE_CACHE = "shared_responses"
+# How long a worker waits for the response another worker is rendering (RenderClaim), and how
+# often it looks.
+RENDER_WAIT_SECONDS = 0.5
+RENDER_POLL_SECONDS = 0.002
 # Larger bodies (a whole selection as CSV) would crowd everything else out of the cache.
 MAX_CACHED_BODY = 256 * 1024
 # Open proposals change without a write to the knowledge base, so no data version covers them.
@@ -250,6 +265,61 @@ def _throttles_allow(request) -> bool:
     )
 
 
+class RenderClaim:
+    """Which worker of a machine renders a response the others are about to ask for.
+
+    After a write, every worker's next request for a page misses the cache at once, before any
+    has stored its answer, and each would render the page. The first takes the claim (a file
+    made exclusively beside the shared responses); the others wait for its answer, and render
+    it themselves if it is not stored within RENDER_WAIT_SECONDS (the claimant failed, answered
+    something not stored, or is slow). Without a directory of shared responses (the
+    benchmarks' uncached settings) every worker renders."""
+
+    def __init__(self, etag: str):
+        self.etag = etag
+        self.path = None
+        try:
+            shared = caches[SHARED_RESPONSE_CACHE]
+        except OSError:
+            return  # its directory unusable: every worker renders
+        if isinstance(shared, FileBasedCache):
+            directory = Path(settings.CACHES[SHARED_RESPONSE_CACHE]["LOCATION"])
+            self.path = directory / f"{hashlib.sha256(etag.encode()).hexdigest()}.rendering"
+
+    def take(self) -> bool:
+        """Whether this worker renders: it took the claim, or no other worker holds a live one."""
+        if self.path is None:
+            return True
+        try:
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return self._stale()
+        except OSError:
+            pass  # no directory to share: this worker renders, as without one
+        return True
+
+    def wait_for(self, cached: Callable[[str], HttpResponse | None]) -> HttpResponse | None:
+        """The claimant's answer once stored; None if it is not stored in time."""
+        deadline = time.monotonic() + RENDER_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(RENDER_POLL_SECONDS)
+            answer = cached(self.etag)
+            if answer is not None or not self.path.exists():
+                return answer
+        return None
+
+    def release(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+    def _stale(self) -> bool:
+        """Whether the claim outlived the wait (its claimant died or hangs): not waited for."""
+        try:
+            return time.time() - self.path.stat().st_mtime > RENDER_WAIT_SECONDS
+        except FileNotFoundError:
+            return True  # released meanwhile, its answer not stored
+
+
 class DataVersionCacheMiddleware:
     """ETag and Last-Modified on every public page and API read, from the data version.
 
@@ -290,18 +360,28 @@ class DataVersionCacheMiddleware:
         is_api = request.path.startswith("/api/")
 
         answer = get_conditional_response(request, etag=etag, last_modified=timestamp)
+        claim = None
         if answer is None and not credentials:
             answer = self._from_cache(etag)
+            if answer is None and request.method == "GET":
+                claim = RenderClaim(etag)
+                if not claim.take():
+                    answer = claim.wait_for(self._from_cache)
+                    claim = None
         # Past the rate limit, the view answers (429) as it would without a cache.
         if answer is not None and (credentials or not is_api or _throttles_allow(request)):
             self._describe(answer, etag, timestamp, credentials)
             return answer
 
-        response = self.get_response(request)
-        if response.status_code != 200:
-            return response
-        if not credentials and request.method == "GET":
-            self._store(request, response, etag)
+        try:
+            response = self.get_response(request)
+            if response.status_code != 200:
+                return response
+            if not credentials and request.method == "GET":
+                self._store(request, response, etag)
+        finally:
+            if claim is not None:
+                claim.release()
         self._describe(response, etag, timestamp, credentials)
         return response
 
@@ -317,7 +397,14 @@ class DataVersionCacheMiddleware:
     def _from_cache(etag) -> HttpResponse | None:
         cached = caches[RESPONSE_CACHE].get(etag)
         if cached is None:
-            return None
+            try:
+                cached = caches[SHARED_RESPONSE_CACHE].get(etag)
+            except OSError:
+                # The directory unreadable: the view answers, as on a miss.
+                logger.warning("The shared response cache cannot be read", exc_info=True)
+            if cached is None:
+                return None
+            caches[RESPONSE_CACHE].set(etag, cached)
         content, headers = cached
         return HttpResponse(content, headers=headers)
 
@@ -331,4 +418,11 @@ class DataVersionCacheMiddleware:
             or len(response.content) > MAX_CACHED_BODY
         ):
             return
-        caches[RESPONSE_CACHE].set(etag, (response.content, dict(response.items())))
+        cached = (response.content, dict(response.items()))
+        caches[RESPONSE_CACHE].set(etag, cached)
+        try:
+            caches[SHARED_RESPONSE_CACHE].set(etag, cached)
+        except OSError:
+            # A full disk or an unwritable directory costs the other workers a render, not
+            # this one its answer.
+            logger.warning("The shared response cache cannot be written", exc_info=True)
