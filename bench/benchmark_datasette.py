@@ -361,6 +361,15 @@ def first_synthetic_trial(sqlite_path: Path) -> str:
     return nct_id
 
 
+def postgres_label(url: str, *, several: bool) -> str:
+    """PostgreSQL's name in the report; where several URLs are given, with how each connects
+    (a host of `/...` is a Unix socket's directory, as libpq reads it)."""
+    if not several:
+        return "PostgreSQL"
+    host = urllib.parse.unquote(urllib.parse.urlparse(url).hostname or "")
+    return f"PostgreSQL {'socket' if host.startswith('/') or not host else 'TCP'}"
+
+
 def database_size_mib(url: str) -> float:
     """The database's size on disk: the SQLite file (and its write-ahead log, if any), or
     PostgreSQL's pg_database_size."""
@@ -417,8 +426,8 @@ def run(options) -> dict:
     sqlite_path = options.sqlite.resolve()
     cases = scenarios(sqlite_path.stem, first_synthetic_trial(sqlite_path))
     databases = [("SQLite", f"sqlite:///{sqlite_path}")]
-    if options.postgres:
-        databases.append(("PostgreSQL", options.postgres))
+    for url in options.postgres:
+        databases.append((postgres_label(url, several=len(options.postgres) > 1), url))
     modes = CACHE_MODES[:1] if options.uncached else CACHE_MODES
     datasette_version = subprocess.run(
         [options.datasette, "--version"], capture_output=True, text=True, check=True
@@ -531,7 +540,8 @@ def summarise(rounds: list[dict], cases: list[Scenario], labels: list[str]) -> d
                     "rounds": ratios,
                     "median": statistics.median(ratios),
                 }
-            raw = f"raw SQL {label.split()[1]}"
+            database = label.removeprefix("NKKB ").rsplit(" ", 1)[0]  # "NKKB <database> <mode>"
+            raw = f"raw SQL {database}"
             rows[label]["latency_over_raw_sql"] = statistics.median(
                 [row[label][latency] / row[raw][latency] for row in per_round]
             )
@@ -594,7 +604,13 @@ def print_report(report: dict):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sqlite", type=Path, required=True, help="the SQLite database file")
-    parser.add_argument("--postgres", help="a PostgreSQL URL holding the same trials")
+    parser.add_argument(
+        "--postgres",
+        nargs="*",
+        default=[],
+        help="PostgreSQL URLs holding the same trials (one server over TCP and over its Unix "
+        "socket, say: postgres://user@%%2Fvar%%2Frun%%2Fpostgresql:5432/name)",
+    )
     parser.add_argument("--datasette", default="/tmp/datasette-venv/bin/datasette")
     parser.add_argument(
         "--duration", type=float, default=10.0, help="seconds per system, scenario and round"
