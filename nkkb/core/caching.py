@@ -284,7 +284,8 @@ class RenderClaim:
             return  # its directory unusable: every worker renders
         if isinstance(shared, FileBasedCache):
             directory = Path(settings.CACHES[SHARED_RESPONSE_CACHE]["LOCATION"])
-            self.path = directory / f"{hashlib.sha256(etag.encode()).hexdigest()}.rendering"
+            digest = etag.strip('"')  # the ETag is already a digest of the request
+            self.path = directory / f"{digest}.rendering"
 
     def take(self) -> bool:
         """Whether this worker renders: it took the claim, or no other worker holds a live one."""
