@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent
 from nkkb.core.queries import IdsQuery
+from trials.api.reading import TRIAL_RELATIONS
 from trials.models import Trial, TrialAgent
 
 pytestmark = pytest.mark.django_db
@@ -42,3 +43,19 @@ def test_a_compiled_ids_query_reads_the_ids_of_each_call():
     for trial_id, agent_id in links:
         assert (trial_id, agent_id) in agent_trials([agent_id], [trial_id])
         assert agent_trials([agent_id], []) == []
+
+
+def test_queries_read_together_give_the_rows_each_gives_alone():
+    """Decimals, dates, times, JSON, booleans and NULLs, each relation's rows in its order, and
+    no rows at all: on PostgreSQL, read by one call of a function, as JSON arrays."""
+    ids = list(Trial.objects.values_list("id", flat=True))
+    alone = {name: query(ids) for name, query in TRIAL_RELATIONS.queries.items()}
+    assert all(alone.values())
+    with CaptureQueriesContext(connection) as statements:
+        together = TRIAL_RELATIONS(ids, alone)
+    assert together == alone
+    assert len(statements) == (1 if connection.vendor == "postgresql" else len(alone))
+    some = ["results", "registry_record"]
+    assert TRIAL_RELATIONS(ids, some) == {name: alone[name] for name in some}
+    assert TRIAL_RELATIONS([10**9], alone) == {name: [] for name in alone}
+    assert TRIAL_RELATIONS(ids, []) == {}

@@ -9,6 +9,7 @@ class TrialsConfig(AppConfig):
         from agents.models import Agent, NKCellProduct, Target
         from nkkb.core.facets import RecordFacet, register_record_facet
 
+        from .api import reading  # noqa: F401 (its IdsQueries get their function at migrate)
         from .filtersets import TrialFilterSet
         from .models import Condition
 

@@ -17,11 +17,12 @@ class CoreConfig(AppConfig):
         from .caching import create_data_state_function
         from .changes import connect_write_lock
         from .deadlines import install_progress_handler
-        from .queries import InIds
+        from .queries import InIds, create_ids_queries_functions
 
         connection_created.connect(install_progress_handler)
         # Sent once per migrate for this app, after every app's migrations.
         post_migrate.connect(create_data_state_function, sender=self)
+        post_migrate.connect(create_ids_queries_functions, sender=self)
         connect_write_lock()
         # Relations keep lookups of their own, not a plain field's: registered on both.
         Field.register_lookup(InIds)

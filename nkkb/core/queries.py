@@ -8,11 +8,13 @@ with new ids.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Lookup, QuerySet
 
 
@@ -82,7 +84,29 @@ class _Compiled:
         ]
         assert all(self.ids_positions), "a set of ids the query does not read"
         columns = [select[0] for select in compiler.select[: compiler.col_count]]
+        self.internal_types = [column.output_field.get_internal_type() for column in columns]
         self.converters = list(compiler.get_converters(columns).items())
+
+    def params_for(self, ids_sets) -> list:
+        params = list(self.params)
+        for positions, ids in zip(self.ids_positions, ids_sets, strict=True):
+            parameter = _ids_parameter(ids)
+            for position in positions:
+                params[position] = parameter
+        return params
+
+    def converted(self, rows: list) -> list[tuple]:
+        """`rows` converted as the ORM converts this query's columns."""
+        if not self.converters:
+            return [tuple(row) for row in rows]
+        converted = []
+        for row in rows:
+            row = list(row)
+            for position, (functions, expression) in self.converters:
+                for function in functions:
+                    row[position] = function(row[position], expression, connection)
+            converted.append(tuple(row))
+        return converted
 
 
 class IdsQuery:
@@ -98,25 +122,120 @@ class IdsQuery:
         self._compiled: dict[str, _Compiled] = {}
 
     def __call__(self, *ids_sets) -> list[tuple]:
+        compiled = self.compiled()
+        return compiled.converted(sql_rows(compiled.sql, compiled.params_for(ids_sets)))
+
+    def compiled(self) -> _Compiled:
+        """The query compiled for the database in use (once per vendor)."""
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
             placeholders = [IdsPlaceholder() for _ in range(self.sets)]
             compiled = _Compiled(self.build(*placeholders), placeholders)
             self._compiled[connection.vendor] = compiled
-        params = list(compiled.params)
-        for positions, ids in zip(compiled.ids_positions, ids_sets, strict=True):
-            parameter = _ids_parameter(ids)
-            for position in positions:
-                params[position] = parameter
-        rows = sql_rows(compiled.sql, params)
-        if not compiled.converters:
-            return rows
-        return [self._converted(row, compiled.converters) for row in rows]
+        return compiled
 
-    @staticmethod
-    def _converted(row, converters) -> tuple:
-        row = list(row)
-        for position, (functions, expression) in converters:
-            for function in functions:
-                row[position] = function(row[position], expression, connection)
-        return tuple(row)
+
+# How a value that PostgreSQL's JSON holds as a string or number becomes what psycopg2 gives
+# for the column (json_build_array writes dates as ISO strings and numerics as numbers).
+_FROM_JSON = {
+    "DateField": date.fromisoformat,
+    "DateTimeField": datetime.fromisoformat,
+    "DecimalField": Decimal,
+}
+
+
+class IdsQueries:
+    """Several IdsQuery over one set of ids, read together by name: the relations of a page of
+    records.
+
+    On PostgreSQL they are read by one call of a function (`nkkb_<name>`, made after each
+    migrate) that returns each query's rows as a JSON array: one round trip, and planned once
+    per connection, where each statement on its own was planned again on every request, which
+    cost more than running it (BENCHMARKS.md, "Issue 17, eleventh round"). Unlike a prepared
+    statement, a function survives a connection pooler. SQLite, in this process, has neither
+    cost: there each query runs alone.
+    """
+
+    def __init__(self, name: str, queries: dict[str, IdsQuery]):
+        self.function = f"nkkb_{name}"
+        self.queries = queries
+        _functions.append(self)
+
+    def __call__(self, ids, names: Iterable[str]) -> dict[str, list[tuple]]:
+        """{name: rows} of the queries `names` for `ids`."""
+        names = [name for name in self.queries if name in set(names)]
+        if not names:
+            return {}
+        if connection.vendor != "postgresql":
+            return {name: self.queries[name](ids) for name in names}
+        wanted = [name in names for name in self.queries]
+        (arrays,) = sql_rows(
+            f"SELECT * FROM {self.function}(%s::bigint[], %s::boolean[])", [list(ids), wanted]
+        )
+        found = {}
+        for name, array in zip(self.queries, arrays, strict=True):
+            if name in names:
+                compiled = self.queries[name].compiled()
+                rows = json.loads(array, parse_float=Decimal) if array else []
+                found[name] = compiled.converted(_from_json(compiled, rows))
+        return found
+
+    def create_function(self, database) -> None:
+        """The function's first argument is the ids; the second says, per query, whether it
+        is wanted (a query not wanted is not run)."""
+        arrays = []
+        for number, (name, query) in enumerate(self.queries.items(), start=1):
+            compiled = query.compiled()
+            assert all(compiled.ids_positions) and len(compiled.params) == sum(
+                map(len, compiled.ids_positions)
+            ), f"{name}: only the ids may be parameters of a function's query"
+            columns = [f"c{position}" for position in range(len(compiled.internal_types))]
+            # jsonb as its text, which the JSON field's converter reads, as it reads psycopg2's.
+            values = [
+                f"{column}::text" if internal_type == "JSONField" else column
+                for column, internal_type in zip(columns, compiled.internal_types, strict=True)
+            ]
+            statement = compiled.sql % (("$1",) * len(compiled.params))
+            arrays.append(
+                f"(SELECT json_agg(json_build_array({', '.join(values)}))::text "
+                f"FROM ({statement}) AS rows({', '.join(columns)}) WHERE $2[{number}])"
+            )
+        results = ", ".join(f"rows_{number} text" for number in range(1, len(arrays) + 1))
+        with database.cursor() as cursor:
+            cursor.execute(f"DROP FUNCTION IF EXISTS {self.function}(bigint[], boolean[])")
+            cursor.execute(
+                f"CREATE FUNCTION {self.function}(bigint[], boolean[]) "
+                f"RETURNS TABLE({results}) LANGUAGE plpgsql STABLE "
+                # Planned for any ids once per connection: left to choose, PostgreSQL planned
+                # it again for each call's ids, which cost several times running it
+                # (BENCHMARKS.md, "Issue 17, eleventh round").
+                "SET plan_cache_mode = force_generic_plan "
+                f"AS $$ BEGIN RETURN QUERY "
+                f"SELECT {', '.join(arrays)}; END $$"
+            )
+
+
+_functions: list[IdsQueries] = []
+
+
+def create_ids_queries_functions(using=DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """(Re)create every IdsQueries' function after each migrate (post_migrate): the queries read
+    the tables that migrations change."""
+    database = connections[using]
+    if database.vendor != "postgresql":
+        return
+    for queries in _functions:
+        queries.create_function(database)
+
+
+def _from_json(compiled: _Compiled, rows: list[list]) -> list[list]:
+    parsers = [
+        (position, _FROM_JSON[internal_type])
+        for position, internal_type in enumerate(compiled.internal_types)
+        if internal_type in _FROM_JSON
+    ]
+    for row in rows:
+        for position, parse in parsers:
+            if row[position] is not None:
+                row[position] = parse(row[position])
+    return rows

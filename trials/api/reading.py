@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from agents.compatibility import CompatibilityWarning
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.queries import IdsQuery, row_record
+from nkkb.core.queries import IdsQueries, IdsQuery, row_record
 from registry.api.serializers import RegistryRecordSerializer
 
 from ..discrepancies import Discrepancy, discrepancies_of
@@ -70,7 +70,8 @@ def trial_rows(queryset):
 
 def trial_records(rows: list[dict], fields) -> list[TrialRow]:
     """The trials of `rows` with the relations that `fields` (names of TrialSerializer fields)
-    read: one query per relation, none for fields of the trial's own columns."""
+    read, all together by the trials' ids (TRIAL_RELATIONS); none for fields of the trial's
+    own columns."""
     relations = {
         relation
         for name in fields
@@ -80,22 +81,25 @@ def trial_records(rows: list[dict], fields) -> list[TrialRow]:
     ids = [trial.id for trial in trials]
     if not ids:
         return trials
+    if "trial_agents" in relations and "agents" in fields:
+        relations.add("agent_targets")
+    found = TRIAL_RELATIONS(ids, relations)
     related = {}
-    if "conditions" in relations:
-        related["conditions"] = _conditions(ids)
-    if "trial_agents" in relations:
-        related["trial_agents"] = _agent_links(ids, with_targets="agents" in fields)
-    if "nk_products" in relations:
-        related["nk_products"] = _nk_products(ids)
-    if "results" in relations:
-        related["results"] = _results(ids)
-    if "caveats" in relations:
-        related["caveats"] = _caveats(ids)
+    if "conditions" in found:
+        related["conditions"] = _conditions(found["conditions"])
+    if "trial_agents" in found:
+        related["trial_agents"] = _agent_links(found["trial_agents"], found.get("agent_targets"))
+    if "nk_products" in found:
+        related["nk_products"] = _nk_products(found["nk_products"])
+    if "results" in found:
+        related["results"] = _results(found["results"])
+    if "caveats" in found:
+        related["caveats"] = _caveats(found["caveats"])
     for name, by_trial in related.items():
         for trial in trials:
             setattr(trial, name, by_trial.get(trial.id, []))
-    if "registry_record" in relations:
-        records = _registry_records(ids)
+    if "registry_record" in found:
+        records = _registry_records(found["registry_record"])
         for trial in trials:
             trial.registry_record = records.get(trial.nct_id)
     return trials
@@ -125,9 +129,9 @@ CONDITION_LINKS = IdsQuery(
 )
 
 
-def _conditions(ids) -> dict[int, list[SimpleNamespace]]:
+def _conditions(rows) -> dict[int, list[SimpleNamespace]]:
     conditions, by_trial = {}, defaultdict(list)
-    for trial_id, condition_id, *condition in CONDITION_LINKS(ids):
+    for trial_id, condition_id, *condition in rows:
         by_trial[trial_id].append(_shared(conditions, condition_id, CONDITION_COLUMNS, condition))
     return by_trial
 
@@ -137,28 +141,31 @@ AGENT_LINKS = IdsQuery(
         "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
     )
 )
+# The targets of the agents of the trials `ids`.
 AGENT_TARGETS = IdsQuery(
     lambda ids: (
-        Agent.targets.through.objects.filter(agent_id__in_ids=ids)
+        Agent.targets.through.objects.filter(
+            agent_id__in=TrialAgent.objects.filter(trial_id__in_ids=ids).values("agent_id")
+        )
         .order_by(*_ordering("target", Target))
         .values_list("agent_id", "target__name", "target__slug")
     )
 )
 
 
-def _agent_links(ids, *, with_targets: bool) -> dict[int, list[SimpleNamespace]]:
-    """Each trial's agent links (in TrialAgent's order), each with its agent and, if asked, the
-    agent's targets."""
+def _agent_links(rows, target_rows) -> dict[int, list[SimpleNamespace]]:
+    """Each trial's agent links (in TrialAgent's order), each with its agent and, where
+    `target_rows` are read, the agent's targets."""
     agents, by_trial = {}, defaultdict(list)
-    for trial_id, role, detail, agent_id, *agent in AGENT_LINKS(ids):
+    for trial_id, role, detail, agent_id, *agent in rows:
         link = SimpleNamespace(
             role=role, detail=detail, agent=_shared(agents, agent_id, AGENT_COLUMNS, agent)
         )
         by_trial[trial_id].append(link)
-    if with_targets:
+    if target_rows is not None:
         for agent in agents.values():
             agent.targets = []
-        for agent_id, name, slug in AGENT_TARGETS(list(agents)):
+        for agent_id, name, slug in target_rows:
             agents[agent_id].targets.append(SimpleNamespace(name=name, slug=slug))
     return by_trial
 
@@ -174,9 +181,9 @@ PRODUCT_LINKS = IdsQuery(
 )
 
 
-def _nk_products(ids) -> dict[int, list[SimpleNamespace]]:
+def _nk_products(rows) -> dict[int, list[SimpleNamespace]]:
     products, by_trial = {}, defaultdict(list)
-    for trial_id, product_id, *product in PRODUCT_LINKS(ids):
+    for trial_id, product_id, *product in rows:
         by_trial[trial_id].append(_shared(products, product_id, PRODUCT_COLUMNS, product))
     return by_trial
 
@@ -188,9 +195,9 @@ RESULTS = IdsQuery(
 )
 
 
-def _results(ids) -> dict[int, list[SimpleNamespace]]:
+def _results(rows) -> dict[int, list[SimpleNamespace]]:
     by_trial = defaultdict(list)
-    for trial_id, *result in RESULTS(ids):
+    for trial_id, *result in rows:
         by_trial[trial_id].append(row_record(_result_columns(), result))
     return by_trial
 
@@ -202,10 +209,10 @@ CAVEATS = IdsQuery(
 )
 
 
-def _caveats(ids) -> dict[int, list[SimpleNamespace]]:
+def _caveats(rows) -> dict[int, list[SimpleNamespace]]:
     """Each trial's caveats, each with its agent's slug if it names one."""
     by_trial = defaultdict(list)
-    for trial_id, slug, *caveat in CAVEATS(ids):
+    for trial_id, slug, *caveat in rows:
         agent = SimpleNamespace(slug=slug) if slug is not None else None
         by_trial[trial_id].append(row_record(_caveat_columns(), caveat, agent=agent))
     return by_trial
@@ -214,9 +221,24 @@ def _caveats(ids) -> dict[int, list[SimpleNamespace]]:
 REGISTRY_RECORDS = IdsQuery(lambda ids: registry_records_of(ids).values_list(*_registry_columns()))
 
 
-def _registry_records(ids) -> dict[str, SimpleNamespace]:
-    records = (row_record(_registry_columns(), row) for row in REGISTRY_RECORDS(ids))
+def _registry_records(rows) -> dict[str, SimpleNamespace]:
+    records = (row_record(_registry_columns(), row) for row in rows)
     return {record.nct_id: record for record in records}
+
+
+# The relations a trial's representation may read, each by the trials' ids.
+TRIAL_RELATIONS = IdsQueries(
+    "trial_relations",
+    {
+        "conditions": CONDITION_LINKS,
+        "trial_agents": AGENT_LINKS,
+        "agent_targets": AGENT_TARGETS,
+        "nk_products": PRODUCT_LINKS,
+        "results": RESULTS,
+        "caveats": CAVEATS,
+        "registry_record": REGISTRY_RECORDS,
+    },
+)
 
 
 def _columns(serializer) -> list[str]:
