@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     # Innermost, so that answers from the cache pass through every other middleware as well.
     "nkkb.core.caching.DataVersionCacheMiddleware",
+    # Within the request's data version (above): after a write, before the answer.
+    "nkkb.core.stored_facets.MendStoredFacetsMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [

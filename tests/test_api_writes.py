@@ -17,8 +17,12 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.api.exceptions import exception_handler
+from nkkb.core.caching import data_version
+from nkkb.core.models import StoredFacet, StoredFacetOption
+from nkkb.core.stored_facets import refresh_every
 from trials.api.serializers import TrialSerializer
 from trials.models import Condition, Trial, TrialAgent
+from trials.stored_facets import STORED_FACETS
 
 pytestmark = pytest.mark.django_db
 
@@ -477,9 +481,11 @@ def test_a_write_answers_with_the_trial_as_the_serializer_gives_it(as_curator):
     assert patched.json()["title"] == "Changed" and patched.json()["agents"][0]["slug"] == "il-2"
 
 
-def test_a_change_to_a_trials_title_reads_its_relations_once_for_the_answer(as_curator):
+def test_a_change_to_a_trials_title_reads_its_relations_once_for_the_answer(as_curator, settings):
     """The record changed is read without its relations (the serializer reads those it
-    changes); the answer reads each once."""
+    changes); the answer reads each once. (The stored facets' mend after the write, which reads
+    relations of its own, is tested apart.)"""
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != MEND_MIDDLEWARE]
     version = as_curator.get(f"{V1}/trials/NCT03019640/").json()["version"]
     with CaptureQueriesContext(connection) as queries:
         response = as_curator.patch(
@@ -492,3 +498,20 @@ def test_a_change_to_a_trials_title_reads_its_relations_once_for_the_answer(as_c
         if query["sql"].startswith("SELECT") and '"trials_result"' in query["sql"]
     ]
     assert len(relation_reads) == 1
+
+
+MEND_MIDDLEWARE = "nkkb.core.stored_facets.MendStoredFacetsMiddleware"
+
+
+def test_a_write_mends_the_stored_facets_before_it_is_answered(as_curator):
+    """So that the first list page read after it need not (a reader's mend costs queries)."""
+    refresh_every()
+    url = f"{V1}/trials/NCT03019640/"
+    change = {"phase": "3", **read_version(as_curator, url)}
+    assert as_curator.patch(url, change, format="json").status_code == 200
+    version, _ = data_version()
+    assert set(StoredFacet.objects.values_list("version", flat=True)) == {version}
+    for facet in STORED_FACETS.values():
+        assert set(
+            StoredFacetOption.objects.filter(facet_id=facet.name).values_list("value", "result_id")
+        ) == set(facet.rows(None))

@@ -132,7 +132,8 @@ def data_position() -> Position:
     return _request_data_state().position
 
 
-def _request_has_written() -> bool:
+def request_has_written() -> bool:
+    """Whether the request in progress wrote to the knowledge base."""
     memo = _request_version.get()
     return memo is not None and memo.written
 
@@ -216,7 +217,7 @@ class KeptPerDataVersion:
     def get(self, key, derive, models: tuple[type[Model], ...] = ()):
         """The value kept for `key` at the current data version, else `derive()`. Where `models`
         names every model `derive` reads, the value stands until a write to one of them."""
-        if models and _request_has_written():
+        if models and request_has_written():
             # Its writes may yet be rolled back, and SQLite gives their ids out again.
             return derive()
         state = _request_data_state()
