@@ -327,12 +327,16 @@ def captured_statements(
     database_url: str, settings_module: str, path: str
 ) -> tuple[dict, list[str]]:
     """NKKB's database connection options, and the SQL it sends for `path` (parameters
-    inlined), read from an in-process request."""
+    inlined), read from an in-process request. The process reads the facet indexes first, as
+    each gunicorn worker does when it starts (gunicorn.conf.py): at 600,000 trials a slow
+    machine took longer than a request may (REQUEST_TIME_LIMIT) to read them on the first."""
     script = (
         "import django, json; django.setup()\n"
         "from django.db import connection\n"
         "from django.test import Client\n"
         "from django.test.utils import CaptureQueriesContext\n"
+        "from nkkb.core.facets import read_facet_indexes\n"
+        "read_facet_indexes()\n"
         "client = Client(HTTP_HOST='127.0.0.1')\n"
         f"client.get({path!r})\n"
         "with CaptureQueriesContext(connection) as queries:\n"
