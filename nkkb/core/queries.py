@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.core.exceptions import EmptyResultSet
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Lookup, QuerySet
 
 
@@ -182,7 +182,8 @@ class IdsQueries:
 
     def create_function(self, database) -> None:
         """The function's first argument is the ids; the second says, per query, whether it
-        is wanted (a query not wanted is not run)."""
+        is wanted (a query not wanted is not run). Each array holds its query's rows in the
+        order the query sorts them: an aggregate over a sorted subquery takes them so."""
         arrays = []
         for number, (name, query) in enumerate(self.queries.items(), start=1):
             compiled = query.compiled()
@@ -201,7 +202,8 @@ class IdsQueries:
                 f"FROM ({statement}) AS rows({', '.join(columns)}) WHERE $2[{number}])"
             )
         results = ", ".join(f"rows_{number} text" for number in range(1, len(arrays) + 1))
-        with database.cursor() as cursor:
+        # Dropped and made again at once: a worker still serving sees one or the other.
+        with transaction.atomic(using=database.alias), database.cursor() as cursor:
             cursor.execute(f"DROP FUNCTION IF EXISTS {self.function}(bigint[], boolean[])")
             cursor.execute(
                 f"CREATE FUNCTION {self.function}(bigint[], boolean[]) "
@@ -210,8 +212,7 @@ class IdsQueries:
                 # it again for each call's ids, which cost several times running it
                 # (BENCHMARKS.md, "Issue 17, eleventh round").
                 "SET plan_cache_mode = force_generic_plan "
-                f"AS $$ BEGIN RETURN QUERY "
-                f"SELECT {', '.join(arrays)}; END $$"
+                f"AS $$ BEGIN RETURN QUERY SELECT {', '.join(arrays)}; END $$"
             )
 
 

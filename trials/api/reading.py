@@ -6,8 +6,9 @@ its fields read, under the names they read it by, and nkkb.core.api.serializers'
 PlainRepresentation formats them with the serializer's own fields (tests/test_read_path.py holds
 the two equal). What is derived (therapy classes, compatibility warnings, discrepancies) comes
 from the rule functions a model instance uses. Each relation that the requested fields need
-(`TrialSerializer.Meta.field_relations`) is read in one query by the trials' ids, and each
-agent, product or condition becomes one plain record however many trials share it.
+(`TrialSerializer.Meta.field_relations`) is read by one query by the trials' ids (on
+PostgreSQL all of them in one function call: TRIAL_RELATIONS), and each agent, product or
+condition becomes one plain record however many trials share it.
 """
 
 import functools
