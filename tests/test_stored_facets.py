@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from agents.models import Agent
 from nkkb.core.caching import data_version
 from nkkb.core.models import StoredFacet, StoredFacetOption
-from nkkb.core.stored_facets import DerivedFacet, refresh, refresh_every
+from nkkb.core.stored_facets import DerivedFacet, forget_stored_at, refresh, refresh_every
 from registry.choices import OverallStatus
 from registry.models import RegistryRecord
 from trials import best_known
@@ -144,6 +144,23 @@ def test_a_current_facet_costs_no_query_past_the_data_version_and_a_write_nothin
     assert StoredFacet.objects.get(name=DISCREPANCIES.name).version == version
     refresh(DISCREPANCIES)
     assert StoredFacet.objects.get(name=DISCREPANCIES.name).version != version
+
+
+def test_after_a_write_mended_elsewhere_one_query_finds_every_stored_facet_current(
+    django_capture_on_commit_callbacks,
+):
+    """A worker that did not mend (another did) asks once, not once per stored facet."""
+    refresh_every()
+    change_an_enrollment()
+    with django_capture_on_commit_callbacks(execute=True):
+        refresh(DISCREPANCIES)  # the mend, as the writing request's
+    forget_stored_at()  # as in a worker that did not mend
+    with CaptureQueriesContext(connection) as queries:
+        for facet in STORED_FACETS.values():
+            with django_capture_on_commit_callbacks(execute=True):  # each a request's
+                refresh(facet)
+    table = connection.ops.quote_name(StoredFacet._meta.db_table)
+    assert sum(table in query["sql"] for query in queries.captured_queries) == 1
 
 
 def api_filter_queries(api, query: str, page_size: int) -> tuple[int, int, set[str]]:

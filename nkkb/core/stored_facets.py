@@ -91,8 +91,14 @@ def refresh(facet: DerivedFacet) -> None:
     version, _ = data_version()
     if _stored_at.get(facet.name) == version:
         return
-    if StoredFacet.objects.filter(name=facet.name, version=version).exists():
-        _remember_stored([facet.name], version)
+    # After a write, each facet index asks for every stored facet: one query answers them all.
+    current = list(
+        StoredFacet.objects.filter(name__in=_derived_facets, version=version).values_list(
+            "name", flat=True
+        )
+    )
+    if facet.name in current:
+        _remember_stored(current, version)
         return
     with transaction.atomic():
         # No write can land between the moment read here and the options stored for it, and
