@@ -163,7 +163,8 @@ class IdsQueries:
 
     def __call__(self, ids, names: Iterable[str]) -> dict[str, list[tuple]]:
         """{name: rows} of the queries `names` for `ids`."""
-        names = [name for name in self.queries if name in set(names)]
+        asked = set(names)
+        names = [name for name in self.queries if name in asked]
         if not names:
             return {}
         if connection.vendor != "postgresql":

@@ -6,13 +6,14 @@ whether that record differs from what curators state, whether the compatibility 
 its agents and products. Answered afresh on each request, the slowest of them (whether a record
 differs) ran past a request's time budget at registry scale (BENCHMARKS.md, "Issue 17, fourth
 round" and "fifth round"). So a facet's options are kept in the database (StoredFacetOption
-rows) with the moment of the knowledge base they hold at. A request that finds the knowledge
-base moved on derives them again for the results the writes since touched (nkkb.core.changes),
-as the facet index does (nkkb.core.facets), but under the write lock and into the database:
-every process and machine sharing it reads and mends one copy. A facet never stored is derived
-for every result: where the knowledge base is large, the seed load, the registry sync, a
-release's restore and `manage.py refresh_stored_facets` do that outside requests
-(refresh_every).
+rows) with the moment of the knowledge base they hold at. The request that writes (admin, API)
+mends them before it answers (MendStoredFacetsMiddleware); a request that finds the knowledge
+base moved on otherwise derives them again for the results the writes since touched
+(nkkb.core.changes), as the facet index does (nkkb.core.facets), but under the write lock and
+into the database: every process and machine sharing it reads and mends one copy. A facet
+never stored is derived for every result: where the knowledge base is large, the seed load, the
+registry sync, a release's restore and `manage.py refresh_stored_facets` do that outside
+requests (refresh_every).
 """
 
 import json
