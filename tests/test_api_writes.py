@@ -19,7 +19,7 @@ from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.api.exceptions import exception_handler
 from nkkb.core.caching import data_version
 from nkkb.core.models import StoredFacet, StoredFacetOption
-from nkkb.core.stored_facets import refresh_every
+from nkkb.core.stored_facets import MendStoredFacetsMiddleware, refresh_every
 from trials.api.reading import TRIAL_RELATIONS
 from trials.api.serializers import TrialSerializer
 from trials.models import Condition, Trial, TrialAgent
@@ -34,6 +34,9 @@ PROVENANCE = {
     "quote": "a short verbatim fragment",
     "summary": "What the review says, in the curator's words.",
 }
+
+
+MEND_MIDDLEWARE = f"{MendStoredFacetsMiddleware.__module__}.{MendStoredFacetsMiddleware.__name__}"
 
 
 @dataclass(frozen=True)
@@ -501,9 +504,6 @@ def test_a_change_to_a_trials_title_reads_its_relations_once_for_the_answer(as_c
         and ('"trials_result"' in query["sql"] or TRIAL_RELATIONS.function in query["sql"])
     ]
     assert len(relation_reads) == 1
-
-
-MEND_MIDDLEWARE = "nkkb.core.stored_facets.MendStoredFacetsMiddleware"
 
 
 def test_a_write_mends_the_stored_facets_before_it_is_answered(as_curator):

@@ -23,6 +23,7 @@ from nkkb.core.caching import KeptPerDataVersion, data_version, data_version_per
 from trials.models import Condition, Result, Trial
 
 from .conftest import forget_responses
+from .test_api_writes import MEND_MIDDLEWARE
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def test_the_cache_answers_after_every_other_middleware_has_run(settings):
     within it."""
     assert settings.MIDDLEWARE[-2:] == [
         f"{caching.__name__}.{caching.DataVersionCacheMiddleware.__name__}",
-        "nkkb.core.stored_facets.MendStoredFacetsMiddleware",
+        MEND_MIDDLEWARE,
     ]
 
 

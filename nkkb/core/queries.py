@@ -7,6 +7,7 @@ its SQL only differs from one request to the next by the ids, so it is compiled 
 with new ids.
 """
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
@@ -95,6 +96,22 @@ class _Compiled:
                 params[position] = parameter
         return params
 
+    @functools.cached_property
+    def _json_parsers(self) -> list[tuple[int, Callable]]:
+        return [
+            (position, _FROM_JSON[internal_type])
+            for position, internal_type in enumerate(self.internal_types)
+            if internal_type in _FROM_JSON
+        ]
+
+    def from_json(self, rows: list[list]) -> list[list]:
+        """`rows` as read from a JSON array (IdsQueries), made what the cursor would give."""
+        for row in rows:
+            for position, parse in self._json_parsers:
+                if row[position] is not None:
+                    row[position] = parse(row[position])
+        return rows
+
     def converted(self, rows: list) -> list[tuple]:
         """`rows` converted as the ORM converts this query's columns."""
         if not self.converters:
@@ -136,11 +153,13 @@ class IdsQuery:
 
 
 # How a value that PostgreSQL's JSON holds as a string or number becomes what psycopg2 gives
-# for the column (json_build_array writes dates as ISO strings and numerics as numbers).
+# for the column (json_build_array writes dates as ISO strings and numbers as numbers, read
+# here as decimals so that no numeric loses digits).
 _FROM_JSON = {
     "DateField": date.fromisoformat,
     "DateTimeField": datetime.fromisoformat,
     "DecimalField": Decimal,
+    "FloatField": float,
 }
 
 
@@ -178,7 +197,7 @@ class IdsQueries:
             if name in names:
                 compiled = self.queries[name].compiled()
                 rows = json.loads(array, parse_float=Decimal) if array else []
-                found[name] = compiled.converted(_from_json(compiled, rows))
+                found[name] = compiled.converted(compiled.from_json(rows))
         return found
 
     def create_function(self, database) -> None:
@@ -228,16 +247,3 @@ def create_ids_queries_functions(using=DEFAULT_DB_ALIAS, **kwargs) -> None:
         return
     for queries in _functions:
         queries.create_function(database)
-
-
-def _from_json(compiled: _Compiled, rows: list[list]) -> list[list]:
-    parsers = [
-        (position, _FROM_JSON[internal_type])
-        for position, internal_type in enumerate(compiled.internal_types)
-        if internal_type in _FROM_JSON
-    ]
-    for row in rows:
-        for position, parse in parsers:
-            if row[position] is not None:
-                row[position] = parse(row[position])
-    return rows
