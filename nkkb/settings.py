@@ -280,7 +280,7 @@ REST_FRAMEWORK = {
         "nkkb.core.api.filters.SearchFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "nkkb.core.api.pagination.PageNumberPagination",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["nkkb.core.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["nkkb.core.api.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["nkkb.core.throttling.AnonRateThrottle"],
     # Counted in the database, shared by every worker; "pages" is the HTML pages' rate. An empty

@@ -1,11 +1,16 @@
 """The trial API's read path from plain rows (trials/api/reading.py) gives, byte for byte, what
-TrialSerializer gives from model instances; and a request reads the data version once."""
+TrialSerializer gives from model instances; the API's JSON writer writes the bytes DRF's would;
+and a request reads the data version once."""
+
+import datetime
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
+from django.utils.translation import gettext_lazy
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
@@ -13,6 +18,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from agents.choices import CD16Status
 from agents.compatibility import UNRECORDED
 from agents.models import Agent, NKCellProduct
+from nkkb.core.api import renderers
 from nkkb.core.api.filters import selected_fields
 from nkkb.core.caching import (
     DATA_STATE_FUNCTION,
@@ -191,3 +197,40 @@ def test_within_a_request_a_write_is_seen_by_the_next_version_read(write):
         after = data_version()
         assert after != before
     assert data_version() == after  # the same state, read afresh outside any request
+
+
+def test_every_api_answer_is_the_json_drf_writes(api):
+    """The API writes its JSON with orjson (nkkb.core.api.renderers): the bytes are those DRF's
+    own renderer writes for the same data, on every list and record of the seed, and in errors."""
+    lists = api.get(f"{V1}/").json()
+    assert len(lists) >= 5
+    records = {}
+    for url in [*lists.values(), f"{V1}/trials/?page_size=100", f"{V1}/trials/?phase=none"]:
+        response = api.get(url)
+        assert response.content == JSONRenderer().render(response.data), url
+        found = [each["url"] for each in response.data.get("results", []) if "url" in each]
+        records.update(dict.fromkeys(url for url in found[:5] if "/api/" in url))
+    assert len(records) >= 25
+    for url in records:
+        response = api.get(url)
+        assert response.content == JSONRenderer().render(response.data), url
+
+
+def test_the_api_json_writer_writes_what_drf_writes_of_any_value():
+    """Values orjson would write its own way (times, decimals, lazy text, keys that are not
+    strings, line separators JavaScript refuses) come out as DRF writes them; a value DRF cannot
+    write is an error, not a null."""
+    utc = datetime.UTC
+    data = {
+        "at": datetime.datetime(2026, 11, 30, 4, 5, 6, 789123, tzinfo=utc),
+        "day": datetime.date(2026, 11, 30),
+        "time": datetime.time(4, 5, 6, 789000),
+        "ratio": Decimal("0.725"),
+        "label": gettext_lazy("Trial"),
+        "counts": {2024: 3, None: 1, True: 2},
+        "text": "a\u2028b\u2029c é",
+        "nested": [(1, 2.5, None, False)],
+    }
+    assert renderers.JSONRenderer().render(data) == JSONRenderer().render(data)
+    with pytest.raises(TypeError):
+        renderers.JSONRenderer().render({"set": object()})

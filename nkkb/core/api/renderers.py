@@ -1,11 +1,38 @@
-"""CSV of any serializer: one row per record, one column per (nested) field."""
+"""The API's JSON, written by orjson; CSV of any serializer: one row per record, one column per
+(nested) field."""
 
 from decimal import Decimal
 
+import orjson
 from rest_framework import renderers, serializers
+from rest_framework.utils.encoders import JSONEncoder
 
 from ..spreadsheet import spreadsheet_csv
 from .serializers import BriefSlugRelatedField
+
+
+class JSONRenderer(renderers.JSONRenderer):
+    """DRF's JSON, byte for byte, written by orjson: the json module took longer to write a page
+    of full trials than to read their relations (BENCHMARKS.md, "Issue 17, twelfth round").
+
+    What orjson would write its own way it hands to DRF's encoder (dates and times, which DRF
+    writes with `Z` for UTC; dataclasses, which DRF refuses); keys that are not strings become
+    strings, as the json module makes them. Indented or ASCII-only output stays DRF's. Two
+    differences remain, neither in NKKB's data: a float with an exponent is written shorter
+    (`1e-5`, not `1e-05`), and NaN is written as null where DRF would refuse it.
+    """
+
+    options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    options |= orjson.OPT_NON_STR_KEYS
+    default = staticmethod(JSONEncoder().default)
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        indent = self.get_indent(accepted_media_type, renderer_context or {})
+        if data is None or indent is not None or self.ensure_ascii or not self.compact:
+            return super().render(data, accepted_media_type, renderer_context)
+        written = orjson.dumps(data, default=self.default, option=self.options)
+        # As DRF does: JSON that is also JavaScript.
+        return written.replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
 
 
 class CSVRenderer(renderers.BaseRenderer):

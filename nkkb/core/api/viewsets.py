@@ -5,7 +5,7 @@ import functools
 
 from django.db import transaction
 from django.http import Http404
-from rest_framework import exceptions, permissions, renderers, status
+from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -15,7 +15,7 @@ from ..spreadsheet import export_filename
 from ..tables import MAX_EXPORT_ROWS
 from .exceptions import Conflict
 from .filters import SPARSE_FIELDS, SparseFieldsFilter, selected_fields
-from .renderers import CSVRenderer
+from .renderers import CSVRenderer, JSONRenderer
 from .serializers import PlainRepresentation, VersionField
 
 
@@ -198,7 +198,7 @@ class CuratedViewSetMixin:
         if isinstance(getattr(request, "accepted_renderer", None), CSVRenderer):
             if response.status_code >= 400:
                 # An error is a message, not a table: it goes out as JSON whatever was asked.
-                request.accepted_renderer = renderers.JSONRenderer()
+                request.accepted_renderer = JSONRenderer()
                 request.accepted_media_type = request.accepted_renderer.media_type
             else:
                 selection = [
