@@ -8,6 +8,7 @@ from django.http import QueryDict
 from rest_framework.test import APIClient
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
+from agents.models import Agent
 from trials.filtersets import ConditionFilterSet, TrialFilterSet
 from trials.models import Condition
 
@@ -195,3 +196,19 @@ def test_choices_read_from_the_database_follow_it_after_the_form_was_first_built
     filterset = TrialFilterSet(QueryDict("condition=newly-curated"))
     assert filterset.is_valid(), filterset.errors
     assert "Newly curated" in dict(filterset.form.fields["condition"].choices)["newly-curated"]
+
+
+def test_each_filterset_filters_with_filters_of_its_own():
+    # FilterSets share what their filters were declared with, not the filters.
+    first = TrialFilterSet(QueryDict("q=haploidentical"))
+    second = TrialFilterSet(QueryDict("q=ipilimumab"))
+    for filterset in (first, second):
+        for name, filter_ in filterset.filters.items():
+            assert filter_ is not TrialFilterSet.base_filters[name]
+            assert filter_.parent is filterset
+        # A method filter (`q`) calls the method of its own FilterSet.
+        assert filterset.filters["q"].filter.method.__self__ is filterset
+    # What one FilterSet sets on a filter, no other sees.
+    first.filters["agent"].extra["queryset"] = Agent.objects.none()
+    assert second.filters["agent"].extra["queryset"].exists()
+    assert TrialFilterSet.base_filters["agent"].extra["queryset"].exists()
