@@ -2,6 +2,7 @@
 
 import base64
 import csv
+import datetime
 import hashlib
 import io
 import json
@@ -93,6 +94,17 @@ def test_a_trial_carries_what_it_tests_on_whom_its_results_and_provenance(api):
     assert trial["provenance"]["summary"].startswith("Completed study in 22 patients")
     assert [warning["code"] for warning in trial["compatibility_warnings"]] == ["adam17-shedding"]
     assert trial["last_updated"]
+
+
+def test_times_are_written_in_utc_as_iso_8601(api):
+    # The API's own DateTimeField names the site's time zone once (nkkb.core.api.serializers).
+    moment = datetime.datetime(2024, 3, 31, 12, 5, 6, 789000, tzinfo=datetime.UTC)
+    Trial.objects.filter(nct_id="NCT02138734").update(last_updated=moment)
+    forget_responses()
+    trial = api.get(f"{V1}/trials/NCT02138734/").json()
+    assert trial["last_updated"] == "2024-03-31T12:05:06.789000Z"
+    listed = api.get(f"{V1}/trials/?q=NCT02138734&fields=nct_id,last_updated").json()
+    assert listed["results"] == [{"nct_id": "NCT02138734", "last_updated": trial["last_updated"]}]
 
 
 def trials_at(api, record: dict) -> set[str]:

@@ -8,6 +8,7 @@ from nkkb.core.api.serializers import (
     FilteredListURLField,
     HTMLURLField,
     ModelCleanSerializer,
+    ModelSerializer,
     ProvenanceSerializer,
     RecordURLField,
     VersionField,
@@ -16,19 +17,19 @@ from nkkb.core.api.serializers import (
 from ..models import Agent, NKCellProduct, Target
 
 
-class TargetBriefSerializer(serializers.ModelSerializer):
+class TargetBriefSerializer(ModelSerializer):
     class Meta:
         model = Target
         fields = ["name", "slug", "kind"]
 
 
-class AgentBriefSerializer(serializers.ModelSerializer):
+class AgentBriefSerializer(ModelSerializer):
     class Meta:
         model = Agent
         fields = ["name", "slug", "agent_class", "acts_through_cd16"]
 
 
-class NKCellProductBriefSerializer(serializers.ModelSerializer):
+class NKCellProductBriefSerializer(ModelSerializer):
     class Meta:
         model = NKCellProduct
         fields = ["name", "slug", "cd16_status"]

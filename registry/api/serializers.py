@@ -2,11 +2,13 @@
 
 from rest_framework import serializers
 
+from nkkb.core.api.serializers import ModelSerializer
+
 from ..models import RegistryRecord, StudyCandidate
 from ..parsing import RECORD_FIELDS
 
 
-class RegistrySourceSerializer(serializers.ModelSerializer):
+class RegistrySourceSerializer(ModelSerializer):
     """Where a record's values were read and as of when."""
 
     kind = serializers.CharField(source="source_kind")
@@ -18,7 +20,7 @@ class RegistrySourceSerializer(serializers.ModelSerializer):
         fields = ["kind", "url", "name", "as_of", "fetched", "field_sources", "field_notes"]
 
 
-class RegistryRecordSerializer(serializers.ModelSerializer):
+class RegistryRecordSerializer(ModelSerializer):
     """A study's registry record: the API v2 fields a researcher uses, NULL where the source is
     silent, and its source. The payload as received is kept for audit, not served."""
 
@@ -30,7 +32,7 @@ class RegistryRecordSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StudyCandidateSerializer(serializers.ModelSerializer):
+class StudyCandidateSerializer(ModelSerializer):
     """A study discovery found, waiting for (or past) a curator's decision."""
 
     record = RegistryRecordSerializer(read_only=True)

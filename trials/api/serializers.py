@@ -19,6 +19,7 @@ from nkkb.core.api.serializers import (
     FilteredListURLField,
     HTMLURLField,
     ModelCleanSerializer,
+    ModelSerializer,
     ProvenanceSerializer,
     RecordURLField,
     VersionField,
@@ -152,7 +153,7 @@ class TrialAgentSerializer(ModelCleanSerializer):
         fields = ["name", "slug", "agent_class", "platform", "targets", "role", "detail", "agent"]
 
 
-class ResultSerializer(serializers.ModelSerializer):
+class ResultSerializer(ModelSerializer):
     class Meta:
         model = Result
         fields = [
@@ -166,7 +167,7 @@ class ResultSerializer(serializers.ModelSerializer):
         ]
 
 
-class CaveatSerializer(serializers.ModelSerializer):
+class CaveatSerializer(ModelSerializer):
     """A curator's reading of an ambiguous passage: which part of the trial it qualifies (and
     which agent, for one agent link), and where in the review the passage is."""
 

@@ -8,6 +8,7 @@ from rest_framework.viewsets import ReadOnlyModelViewSet
 from ..models import Proposal
 from ..proposals import proposal_diff, proposal_is_stale
 from .permissions import reading_requires
+from .serializers import ModelSerializer
 
 
 class ProposalChangeSerializer(serializers.Serializer):
@@ -17,7 +18,7 @@ class ProposalChangeSerializer(serializers.Serializer):
     proposed = serializers.CharField()
 
 
-class ProposalSerializer(serializers.ModelSerializer):
+class ProposalSerializer(ModelSerializer):
     """A proposal with its diff against the current record, as the review page shows it."""
 
     kind = serializers.CharField(source="content_type.model_class._meta.label_lower")

@@ -8,7 +8,6 @@ from rest_framework import renderers, serializers
 from rest_framework.utils.encoders import JSONEncoder
 
 from ..spreadsheet import spreadsheet_csv
-from .serializers import BriefSlugRelatedField
 
 
 class JSONRenderer(renderers.JSONRenderer):
@@ -86,7 +85,9 @@ def nested_serializer(field):
         return field.child
     if isinstance(field, serializers.ManyRelatedField):
         field = field.child_relation
-    if isinstance(field, BriefSlugRelatedField):
+    # A BriefSlugRelatedField (read by what it has, not imported: DRF imports this module, named
+    # in its settings, while it defines its views, which the serializers' module imports).
+    if hasattr(field, "brief_serializer"):
         return field.brief_serializer()
     if isinstance(field, serializers.BaseSerializer):
         return field

@@ -5,8 +5,9 @@ import copy
 from operator import attrgetter
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import BigIntegerField
+from django.utils import timezone
 from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -212,7 +213,26 @@ class VersionField(serializers.IntegerField):
         )
 
 
-class ModelCleanSerializer(serializers.ModelSerializer):
+class DateTimeField(serializers.DateTimeField):
+    """A time in the site's time zone (TIME_ZONE), which NKKB never changes per request: named
+    once, where DRF looks up the current time zone for each time it writes, most of the cost of
+    writing one (BENCHMARKS.md, "Issue 17, twelfth round")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("default_timezone", timezone.get_default_timezone())
+        super().__init__(**kwargs)
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's ModelSerializer, with NKKB's serializer fields for the model fields above."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
+
+
+class ModelCleanSerializer(ModelSerializer):
     """Validates as admin does, with the model's `full_clean` (constraints included), and
     reports each problem under the API's name for the field. Saves all or nothing.
 
