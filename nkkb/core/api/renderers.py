@@ -11,8 +11,9 @@ from ..spreadsheet import spreadsheet_csv
 
 
 class JSONRenderer(renderers.JSONRenderer):
-    """DRF's JSON, byte for byte, written by orjson: the json module took longer to write a page
-    of full trials than to read their relations (BENCHMARKS.md, "Issue 17, twelfth round").
+    """DRF's JSON, byte for byte, written by orjson: with the json module, writing a page of full
+    trials took about as long as reading their relations (BENCHMARKS.md, "Issue 17, twelfth
+    round").
 
     What orjson would write its own way it hands to DRF's encoder (dates and times, which DRF
     writes with `Z` for UTC; dataclasses, which DRF refuses); keys that are not strings become
