@@ -18,8 +18,9 @@ class JSONRenderer(renderers.JSONRenderer):
     What orjson would write its own way it hands to DRF's encoder (dates and times, which DRF
     writes with `Z` for UTC; dataclasses, which DRF refuses); keys that are not strings become
     strings, as the json module makes them. Indented or ASCII-only output stays DRF's. Two
-    differences remain, neither in NKKB's data: a float with an exponent is written shorter
-    (`1e-5`, not `1e-05`), and NaN is written as null where DRF would refuse it.
+    differences remain, neither in any answer about the seed (tests/test_read_path.py): a float
+    with an exponent is written shorter (`1e-5`, not `1e-05`), and NaN as null where DRF would
+    refuse it.
     """
 
     options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
