@@ -24,6 +24,11 @@ from nkkb.core.tables import forget_kept_cells
 from trials.services.seed import seed_load
 
 
+def dotted_path(cls: type) -> str:
+    """The path by which settings name `cls` (MIDDLEWARE, for one)."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Every test database starts as `make run` leaves it: migrated and seeded."""

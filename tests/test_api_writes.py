@@ -25,6 +25,8 @@ from trials.api.serializers import TrialSerializer
 from trials.models import Condition, Trial, TrialAgent
 from trials.stored_facets import STORED_FACETS
 
+from .conftest import dotted_path
+
 pytestmark = pytest.mark.django_db
 
 V1 = "/api/v1"
@@ -36,7 +38,7 @@ PROVENANCE = {
 }
 
 
-MEND_MIDDLEWARE = f"{MendStoredFacetsMiddleware.__module__}.{MendStoredFacetsMiddleware.__name__}"
+MEND_MIDDLEWARE = dotted_path(MendStoredFacetsMiddleware)
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from rest_framework.throttling import AnonRateThrottle
 from nkkb.core import caching
 from nkkb.core.accounts import curator_create
 from nkkb.core.caching import KeptPerDataVersion, data_version, data_version_per_request
+from nkkb.core.stored_facets import MendStoredFacetsMiddleware
 from trials.models import Condition, Result, Trial
 
-from .conftest import forget_responses
-from .test_api_writes import MEND_MIDDLEWARE
+from .conftest import dotted_path, forget_responses
 
 pytestmark = pytest.mark.django_db
 
@@ -50,8 +50,8 @@ def test_the_cache_answers_after_every_other_middleware_has_run(settings):
     only the stored facets' mend after a write, which reads the request's data version, runs
     within it."""
     assert settings.MIDDLEWARE[-2:] == [
-        f"{caching.__name__}.{caching.DataVersionCacheMiddleware.__name__}",
-        MEND_MIDDLEWARE,
+        dotted_path(caching.DataVersionCacheMiddleware),
+        dotted_path(MendStoredFacetsMiddleware),
     ]
 
 

@@ -208,8 +208,8 @@ def test_every_api_answer_is_the_json_drf_writes(api):
     for url in [*lists.values(), f"{V1}/trials/?page_size=100", f"{V1}/trials/?phase=none"]:
         response = api.get(url)
         assert response.content == JSONRenderer().render(response.data), url
-        found = [each["url"] for each in response.data.get("results", []) if "url" in each]
-        records.update(dict.fromkeys(url for url in found[:5] if "/api/" in url))
+        links = [each["url"] for each in response.data.get("results", []) if "url" in each]
+        records.update(dict.fromkeys(link for link in links[:5] if "/api/" in link))
     assert len(records) >= 25
     for url in records:
         response = api.get(url)

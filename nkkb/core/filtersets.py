@@ -98,7 +98,7 @@ class DeclaredFilters(dict):
     """A FilterSet class's filters (`base_filters`), of which django-filter gives each FilterSet
     a deep copy. Here each FilterSet gets copies of the filters alone: what a filter holds from
     its declaration (choices, querysets, its form field) no filter changes, and deep-copying it
-    for twenty filters was half the time of building a FilterSet and validating its form, on
+    for every filter was much of the cost of building a FilterSet and validating its form, on
     every filtered list (BENCHMARKS.md, "Issue 17, twelfth round")."""
 
     def __deepcopy__(self, memo):
