@@ -14,22 +14,26 @@ gunicorn.SERVER = "nkkb"
 
 
 def post_worker_init(worker):
-    """Each worker reads the list pages' facet indexes before it takes a request: on a large
-    database the first count of a facet in a process reads all its rows (BENCHMARKS.md, "Issue
-    17, sixth round"), and without this its first visitor waited for every facet of the page.
-    A database that cannot be read now leaves them to the first request, as before.
+    """Each worker reads the list pages' facet indexes and renders each list's first page before
+    it takes a request: on a large database the first count of a facet in a process reads all its
+    rows (BENCHMARKS.md, "Issue 17, sixth round"), and a process's first page pays for what is
+    done once per process ("thirteenth round"); without this a visitor waited for both. A warm-up
+    that fails (a database that cannot be read now, a page that fails) leaves the rest to the
+    first requests, as before, and is logged: it never stops a worker from serving.
 
     What the worker holds then (Django, the app, the indexes) it keeps for its life, so it is
     moved out of the garbage collector's reach: each full collection walked it all, holding up
     the request it fell in (BENCHMARKS.md, "Issue 17, eighth round")."""
-    from django.db import DatabaseError, connections
+    from django.db import connections
 
     from nkkb.core.facets import read_facet_indexes
+    from nkkb.core.views import render_list_pages
 
     try:
         read_facet_indexes(after_each=worker.notify)
-    except DatabaseError as error:
-        worker.log.warning("Facet indexes not read at start: %s", error)
+        render_list_pages(after_each=worker.notify)
+    except Exception:
+        worker.log.warning("Worker not warmed up before its first request", exc_info=True)
     finally:
         connections.close_all()
     gc.collect()

@@ -162,6 +162,12 @@ def statuses(responses) -> Counter:
     return Counter(response.status_code for response in responses)
 
 
+def test_each_worker_warms_up_before_its_first_request(served):
+    """gunicorn.conf.py's warm-up, in production settings that serve one host, fails nowhere:
+    it logs any failure, and a worker that logged none read its facet indexes and pages."""
+    assert "not warmed up" not in served["log"].read_text()
+
+
 def test_two_hostile_searches_leave_the_site_serving_others(served):
     """~2,000 words once kept a worker busy for 30 s each; two took the site offline."""
     base = served["url"]

@@ -1,7 +1,10 @@
 """The facet index after writes: mended from the rows a write touched, never read again, and
 equal to a fresh recount; selections of facet filters read from it equal the list's."""
 
+import logging
+import runpy
 import threading
+from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
@@ -20,6 +23,7 @@ from nkkb.core.facets import (
     indexed_selection,
 )
 from nkkb.core.models import StoredFacet
+from nkkb.core.views import render_list_pages
 from registry.models import RegistryRecord
 from trials import best_known
 from trials.filtersets import TrialFilterSet, sponsor_rows
@@ -347,15 +351,16 @@ def test_the_sponsor_facet_read_for_some_trials_is_its_full_read_for_them():
 
 @pytest.mark.django_db
 def test_a_worker_reads_every_list_pages_facet_index_before_its_first_visitor(client, monkeypatch):
-    assert set(facets.faceted_filtersets()) == {
-        TrialFilterSet,
-        AgentFilterSet,
-        TargetFilterSet,
-        NKCellProductFilterSet,
+    assert facets.faceted_list_pages() == {
+        TrialFilterSet: "/trials/",
+        AgentFilterSet: "/agents/",
+        TargetFilterSet: "/targets/",
+        NKCellProductFilterSet: "/nk-products/",
     }
     beats = []
     facets.read_facet_indexes(after_each=lambda: beats.append(1))
-    assert len(beats) == sum(len(f.facet_paths) for f in facets.faceted_filtersets())
+    # One beat per facet and one per FilterSet's compiled mending statement.
+    assert len(beats) == sum(len(f.facet_paths) + 1 for f in facets.faceted_list_pages())
 
     def read_at_request(filterset_class, name):
         raise AssertionError(f"{filterset_class.__name__}'s {name} index read by a request")
@@ -363,6 +368,49 @@ def test_a_worker_reads_every_list_pages_facet_index_before_its_first_visitor(cl
     monkeypatch.setattr(facets, "_read_index", read_at_request)
     for page in ("/trials/", "/agents/", "/targets/", "/nk-products/", "/landscape/"):
         assert client.get(page).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_worker_renders_each_list_page_before_its_first_visitor(client, settings):
+    """So that a worker's first page (often the first after a write, when the shared cache no
+    longer answers) does not also pay for what a process does once; the warm-up's request names
+    no host the site serves, and needs none."""
+    settings.ALLOWED_HOSTS = ["nkkb.example.org"]
+    rendered = []
+    render_list_pages(after_each=lambda: rendered.append(1))
+    assert len(rendered) == len(facets.faceted_list_pages())
+
+    relations = ("trials_trialagent", "trials_trial_conditions", "registry_registryrecord")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/trials/", HTTP_HOST="nkkb.example.org").status_code == 200
+    assert not [q["sql"] for q in queries if any(table in q["sql"] for table in relations)]
+
+
+class Worker:
+    """What gunicorn's post_worker_init is given: a worker that beats and logs."""
+
+    log = logging.getLogger("gunicorn.error")
+
+    def notify(self):
+        pass
+
+
+def test_a_worker_whose_warm_up_fails_still_starts(monkeypatch, caplog):
+    hooks = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+
+    def fail(after_each):
+        raise RuntimeError("a page failed")
+
+    closed = []
+    monkeypatch.setattr("nkkb.core.facets.read_facet_indexes", lambda after_each: None)
+    monkeypatch.setattr("nkkb.core.views.render_list_pages", fail)
+    monkeypatch.setattr("django.db.connections.close_all", lambda: closed.append(1))
+    monkeypatch.setattr("gc.freeze", lambda: None)
+    with caplog.at_level(logging.WARNING, logger="gunicorn.error"):
+        hooks["post_worker_init"](Worker())
+    assert "Worker not warmed up before its first request" in caplog.text
+    assert "a page failed" in caplog.text
+    assert closed
 
 
 def test_what_to_mend_between_two_positions():

@@ -266,16 +266,22 @@ def _touched_rows(filterset_class, names: list[str], touched: list[int]):
     for name in names:
         if hasattr(sources[name], "refresh"):
             sources[name].refresh()
-    shapes = tuple(source.shape() for source in sources.values() if hasattr(source, "shape"))
+    found = {name: [] for name in names}
+    for name, value, result in _touched_rows_statement(filterset_class)(touched):
+        if name in found:
+            found[name].append((value, result))
+    return found
+
+
+def _touched_rows_statement(filterset_class) -> IdsQuery:
+    """The statement of _touched_rows for the row sources' shapes now."""
+    sources = filterset_class.facet_paths.values()
+    shapes = tuple(source.shape() for source in sources if hasattr(source, "shape"))
     query = _touched_rows_queries.get((filterset_class, shapes))
     if query is None:
         query = IdsQuery(functools.partial(_touched_rows_query, filterset_class))
         _touched_rows_queries[(filterset_class, shapes)] = query
-    found = {name: [] for name in names}
-    for name, value, result in query(touched):
-        if name in found:
-            found[name].append((value, result))
-    return found
+    return query
 
 
 def _touched_rows_query(filterset_class, touched) -> QuerySet:
@@ -301,34 +307,38 @@ def _touched_rows_query(filterset_class, touched) -> QuerySet:
     return first.union(*others, all=True)
 
 
-def faceted_filtersets() -> list[type]:
-    """The FilterSets whose facets the site's list pages count, found through the URLconf."""
+def faceted_list_pages() -> dict[type, str]:
+    """{FilterSet: the path of its list page} of each list page whose facets the site counts,
+    found through the URLconf."""
     found = {}
 
-    def walk(patterns):
+    def walk(patterns, prefix):
         for pattern in patterns:
             if hasattr(pattern, "url_patterns"):
-                walk(pattern.url_patterns)
+                walk(pattern.url_patterns, prefix + str(pattern.pattern))
                 continue
             filterset_class = getattr(
                 getattr(pattern.callback, "view_class", None), "filterset_class", None
             )
             if getattr(filterset_class, "facet_paths", None):
-                found[filterset_class] = None
+                found.setdefault(filterset_class, "/" + prefix + str(pattern.pattern))
 
-    walk(get_resolver().url_patterns)
-    return list(found)
+    walk(get_resolver().url_patterns, "")
+    return found
 
 
 def read_facet_indexes(after_each=lambda: None) -> None:
-    """Read every facet index of the list pages at the current data version, calling
-    `after_each` after each: a worker does so before its first request (gunicorn.conf.py,
-    which tells its master it is alive after each), so that no visitor waits for them."""
+    """Read every facet index of the list pages at the current data version, and compile the
+    statement that mends them after a write, calling `after_each` after each: a worker does so
+    before its first request (gunicorn.conf.py, which tells its master it is alive after each),
+    so that no visitor waits for them."""
     version = data_version()[0]
-    for filterset_class in faceted_filtersets():
+    for filterset_class in faceted_list_pages():
         for name in filterset_class.facet_paths:
             facet_index(filterset_class, name, version)
             after_each()
+        _touched_rows_statement(filterset_class).compiled()
+        after_each()
 
 
 def clear_facet_indexes() -> None:

@@ -3,14 +3,17 @@
 from functools import partial
 
 import django_filters
+from django.contrib.auth.models import AnonymousUser
 from django.http import Http404, HttpResponse, QueryDict
+from django.test import RequestFactory
+from django.urls import resolve
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
 from .caching import KeptPerDataVersion
-from .facets import facet_counts
+from .facets import facet_counts, faceted_list_pages
 from .filtersets import BOOLEAN_VALUES, filter_parameters
 from .spreadsheet import export_filename, spreadsheet_csv
 from .tables import COLUMNS_PARAMETER, MAX_EXPORT_ROWS
@@ -222,6 +225,21 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
             context["export_refused"] = True
             return super(ExportMixin, self).render_to_response(context, status=400, **kwargs)
         return super().render_to_response(context, **kwargs)
+
+
+def render_list_pages(after_each=lambda: None) -> None:
+    """Render the first page of every faceted list for an anonymous visitor in this process,
+    calling `after_each` after each: a worker does so before its first request (gunicorn.conf.py).
+    A worker whose visitors were all answered from the shared cache renders its first page after
+    a write, and without this that page also paid for what a process does once: Django reads its
+    URL patterns for reversing and compiles the templates, the tables and the statements
+    (BENCHMARKS.md, "Issue 17, thirteenth round"). The pages go nowhere: no cache holds them."""
+    for path in faceted_list_pages().values():
+        request = RequestFactory().get(path)
+        request.user = AnonymousUser()
+        request.resolver_match = match = resolve(path)
+        match.func(request, *match.args, **match.kwargs).render()
+        after_each()
 
 
 class RecordDetailView(DetailView):
