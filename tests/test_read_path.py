@@ -145,6 +145,16 @@ def test_a_record_is_still_found_through_the_lists_filters(api):
     assert invalid.status_code == 400 and "phase" in invalid.json()
 
 
+def test_a_record_read_by_its_key_alone_is_the_record_the_filters_find(api):
+    """Without a filter a record's row is read by a statement compiled once
+    (PlainReadsMixin.get_object); with one, through the filters, as DRF finds it."""
+    for nct_id in Trial.objects.values_list("nct_id", flat=True):
+        alone = api.get(f"{V1}/trials/{nct_id}/")
+        through_filters = api.get(f"{V1}/trials/{nct_id}/?ordering=nct_id")
+        assert alone.status_code == through_filters.status_code == 200
+        assert alone.content == through_filters.content, nct_id
+
+
 def test_a_trial_record_reads_each_relation_once(api, django_assert_num_queries):
     # The rate limit's count, the data version, the trial, then its conditions, agent links,
     # their agents' targets, NK cell products, results, caveats and registry record: on

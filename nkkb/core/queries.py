@@ -1,10 +1,11 @@
-"""Queries by a set of ids, passed as one parameter, and compiled to SQL once per process.
+"""Queries by a set of ids, passed as one parameter, or by one record's key, compiled to SQL
+once per process.
 
 A record's page or a list's page reads each of its relations by the ids of the records shown. For
 a few rows, building such a query through the ORM (filters, joins, ordering, compiling) costs
 several times what the database takes to answer it (BENCHMARKS.md, "Issue 17, third round");
 its SQL only differs from one request to the next by the ids, so it is compiled once and run
-with new ids.
+with new ids. A record read by its key (its NCT number, its slug) is the same case.
 """
 
 import functools
@@ -43,6 +44,11 @@ class IdsPlaceholder:
     """Where a compiled IdsQuery sends one of its sets of ids."""
 
 
+class KeyPlaceholder(str):
+    """Where a compiled KeyQuery sends its key: a string, which a text field's lookup passes on
+    as it is, so that it is found among the parameters as placeholders are, by identity."""
+
+
 def _ids_parameter(ids):
     """The one parameter that `in_ids` sends for `ids`."""
     return list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
@@ -71,27 +77,31 @@ def cursor_rows(queryset: QuerySet) -> list[tuple]:
 
 
 class _Compiled:
-    """One query's SQL and parameters for one database, the places of each set of ids among the
-    parameters, and the conversions the ORM applies to its columns' values."""
+    """One query's SQL and parameters for one database, the places of each placeholder (a set of
+    ids, a key) among the parameters, and the conversions the ORM applies to its columns'
+    values."""
 
-    def __init__(self, queryset: QuerySet, ids_placeholders: list):
+    def __init__(self, queryset: QuerySet, placeholders: list):
         compiler = queryset.query.get_compiler(connection=connection)
         self.sql, params = compiler.as_sql()
         self.params = list(params)
-        # A set's parameter is found by identity: another parameter may hold an equal value.
-        self.ids_positions = [
+        # A placeholder is found by identity: another parameter may hold an equal value.
+        self.placeholder_positions = [
             [position for position, param in enumerate(self.params) if param is placeholder]
-            for placeholder in ids_placeholders
+            for placeholder in placeholders
         ]
-        assert all(self.ids_positions), "a set of ids the query does not read"
+        assert all(self.placeholder_positions), "a placeholder the query does not read"
         columns = [select[0] for select in compiler.select[: compiler.col_count]]
+        query = queryset.query
+        # As `values()` names its rows' values (django.db.models.query.ValuesIterable).
+        self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
         self.internal_types = [column.output_field.get_internal_type() for column in columns]
         self.converters = list(compiler.get_converters(columns).items())
 
-    def params_for(self, ids_sets) -> list:
+    def params_for(self, parameters) -> list:
+        """The query's parameters with `parameters` in its placeholders' places, in order."""
         params = list(self.params)
-        for positions, ids in zip(self.ids_positions, ids_sets, strict=True):
-            parameter = _ids_parameter(ids)
+        for positions, parameter in zip(self.placeholder_positions, parameters, strict=True):
             for position in positions:
                 params[position] = parameter
         return params
@@ -133,6 +143,8 @@ class IdsQuery:
     (`field__in_ids=ids`); it is called once per database vendor, and every later call only sends
     new ids. The rows are converted as the ORM converts them (booleans on SQLite, JSON, dates)."""
 
+    placeholder = IdsPlaceholder
+
     def __init__(self, build: Callable[..., QuerySet], *, sets: int = 1):
         self.build = build
         self.sets = sets
@@ -140,16 +152,32 @@ class IdsQuery:
 
     def __call__(self, *ids_sets) -> list[tuple]:
         compiled = self.compiled()
-        return compiled.converted(sql_rows(compiled.sql, compiled.params_for(ids_sets)))
+        parameters = [_ids_parameter(ids) for ids in ids_sets]
+        return compiled.converted(sql_rows(compiled.sql, compiled.params_for(parameters)))
 
     def compiled(self) -> _Compiled:
         """The query compiled for the database in use (once per vendor)."""
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
-            placeholders = [IdsPlaceholder() for _ in range(self.sets)]
+            placeholders = [self.placeholder() for _ in range(self.sets)]
             compiled = _Compiled(self.build(*placeholders), placeholders)
             self._compiled[connection.vendor] = compiled
         return compiled
+
+
+class KeyQuery(IdsQuery):
+    """The rows, as dicts, of a `values()` query of the records whose text key is one value.
+
+    `build(key)` returns the query, given a placeholder for the key (`nct_id=key`); it is called
+    once per database vendor, and every later call only sends a new key. The rows are converted
+    and named as `values()` gives them."""
+
+    placeholder = KeyPlaceholder
+
+    def __call__(self, key: str) -> list[dict]:
+        compiled = self.compiled()
+        rows = compiled.converted(sql_rows(compiled.sql, compiled.params_for([key])))
+        return [dict(zip(compiled.names, row, strict=True)) for row in rows]
 
 
 # How a value that PostgreSQL's JSON holds as a string or number becomes what psycopg2 gives
@@ -207,8 +235,8 @@ class IdsQueries:
         arrays = []
         for number, (name, query) in enumerate(self.queries.items(), start=1):
             compiled = query.compiled()
-            assert all(compiled.ids_positions) and len(compiled.params) == sum(
-                map(len, compiled.ids_positions)
+            assert all(compiled.placeholder_positions) and len(compiled.params) == sum(
+                map(len, compiled.placeholder_positions)
             ), f"{name}: only the ids may be parameters of a function's query"
             columns = [f"c{position}" for position in range(len(compiled.internal_types))]
             # jsonb as its text, which the JSON field's converter reads, as it reads psycopg2's.

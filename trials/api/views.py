@@ -31,7 +31,7 @@ def _found_nothing(data) -> bool:
     return data == [] or (isinstance(data, dict) and data.get("count") == 0)
 
 
-class TrialViewSet(PlainReadsMixin, CuratedViewSetMixin, ModelViewSet):
+class TrialViewSet(CuratedViewSetMixin, PlainReadsMixin, ModelViewSet):
     """Clinical trials, by NCT number (a malformed one is a 404 that says so). Read from plain
     rows (trials/api/reading.py): building model instances and nested serializers took most of
     a read's time at 100,000 trials (issue 17)."""

@@ -11,6 +11,7 @@ from rest_framework.settings import api_settings
 
 from ..changes import lock_writes
 from ..filtersets import filter_parameters
+from ..queries import KeyQuery
 from ..spreadsheet import export_filename
 from ..tables import MAX_EXPORT_ROWS
 from .exceptions import Conflict
@@ -40,6 +41,15 @@ def plain_representation(serializer_class) -> PlainRepresentation:
     return PlainRepresentation(serializer_class())
 
 
+@functools.cache
+def record_row_query(viewset_class) -> KeyQuery:
+    """The statement that reads one record's plain row by its key, compiled once per process."""
+    viewset = viewset_class()
+    return KeyQuery(
+        lambda key: viewset.plain_rows(viewset.get_queryset().filter(**{viewset.lookup_field: key}))
+    )
+
+
 class PlainReadsMixin(SparseFieldsMixin):
     """A ViewSet whose reads (list, CSV, record) are built from plain rows, in a fixed number of
     queries, rather than from model instances and nested serializers; writes keep the serializer,
@@ -48,7 +58,8 @@ class PlainReadsMixin(SparseFieldsMixin):
 
     The ViewSet reads: `plain_rows(queryset)`, its filtered records as `values()` rows, and
     `plain_records(rows, fields)`, those rows as plain records holding what the named fields of
-    its serializer read (nkkb.core.api.serializers.PlainRepresentation).
+    its serializer read (nkkb.core.api.serializers.PlainRepresentation). It mixes this in after
+    CuratedViewSetMixin, whose `get_object` says which record is missing.
     """
 
     READ_ACTIONS = frozenset({"list", "retrieve"})
@@ -91,6 +102,20 @@ class PlainReadsMixin(SparseFieldsMixin):
         if page is None:
             return Response(self.plain_representations(list(rows)))
         return self.get_paginated_response(self.plain_representations(page))
+
+    def get_object(self):
+        """A record to read, where no filter narrows the records (as in nearly every read of
+        one), by a statement compiled once: building its query through the filters and the ORM
+        cost more than the rest of reading its row (BENCHMARKS.md, "Issue 17, thirteenth
+        round"). Otherwise, and for writes, as DRF finds it."""
+        filters = [*filter_parameters(self.filterset_class), api_settings.SEARCH_PARAM]
+        if self.action != "retrieve" or any(name in self.request.query_params for name in filters):
+            return super().get_object()
+        rows = record_row_query(type(self))(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        if not rows:
+            raise Http404
+        self.check_object_permissions(self.request, rows[0])
+        return rows[0]
 
     def retrieve(self, request, *args, **kwargs):
         return Response(self.plain_representations([self.get_object()])[0])
