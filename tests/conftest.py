@@ -18,6 +18,7 @@ from nkkb.core.caching import (
 from nkkb.core.changes import forget_touched
 from nkkb.core.facets import clear_facet_indexes
 from nkkb.core.knowledge_base import knowledge_base_models
+from nkkb.core.record_order import forget_record_orders
 from nkkb.core.review import Review
 from nkkb.core.stored_facets import forget_stored_at
 from nkkb.core.tables import forget_kept_cells
@@ -55,10 +56,12 @@ def forget_responses():
 
 
 def forget_derived_data():
-    """As on the first visit after a write: no facet counts, facet indexes, table cells, search
-    catalogue, facet options or stored facets' versions kept from an earlier request."""
+    """As on the first visit after a write: no facet counts, facet indexes, record orders,
+    table cells, search catalogue, facet options or stored facets' versions kept from an
+    earlier request."""
     caches["facets"].clear()
     clear_facet_indexes()
+    forget_record_orders()
     forget_kept_cells()
     forget_kept_per_data_version()
     forget_touched()

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, Target
-from nkkb.core import facets
+from nkkb.core import facets, record_order
 from nkkb.core.caching import data_version
 from nkkb.core.changes import results_to_mend
 from nkkb.core.facets import (
@@ -221,9 +221,9 @@ def test_a_filter_that_is_not_a_facet_is_left_to_sql():
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("listed_ids", "walked_per_id", "walk_slice"),
-    [(0, 4, None), (0, 4, 1), (5_000, 0, None), (5_000, 4, None)],
-    ids=["walked", "walked-in-two-statements", "listed", "walked-where-it-reads-few-rows"],
+    ("listed_ids", "walked_per_id"),
+    [(0, 4), (5_000, 0), (5_000, 4)],
+    ids=["walked", "listed", "walked-where-it-reads-few-rows"],
 )
 @pytest.mark.parametrize(
     "selection",
@@ -237,16 +237,17 @@ def test_a_filter_that_is_not_a_facet_is_left_to_sql():
     ],
 )
 def test_every_page_of_a_selection_is_the_page_sql_finds(
-    monkeypatch, selection, listed_ids, walked_per_id, walk_slice
+    monkeypatch, selection, listed_ids, walked_per_id
 ):
     """Counted from the index and paged from its ids (listed, or found walking the default
     ordering), a list shows what counting and paging in SQL would."""
     monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
     monkeypatch.setattr(facets, "MAX_LISTED_IDS", listed_ids)
     monkeypatch.setattr(facets, "WALKED_ROWS_PER_LISTED_ID", walked_per_id)
-    if walk_slice:  # a first statement of one row, the rest in a second
-        monkeypatch.setattr(facets, "WALK_ESTIMATE_FACTOR", 0)
-        monkeypatch.setattr(facets, "WALK_MARGIN", walk_slice)
+    assert_pages_are_the_pages_sql_finds(selection)
+
+
+def assert_pages_are_the_pages_sql_finds(selection: str) -> None:
     selected = TrialFilterSet(QueryDict(selection), queryset=Trial.objects.all()).qs
     assert isinstance(selected, SelectedQuerySet)
     in_order = [trial.nct_id for trial in selected.all()]  # one SQL query with the filters
@@ -288,24 +289,24 @@ def test_writers_draw_history_ids_in_the_order_they_commit():
     assert waited and second_committed.is_set()
 
 
-@pytest.mark.django_db
-def test_a_walk_runs_the_same_queries_however_many_trials_come_before_the_page(monkeypatch):
-    """Its first statement reads as many rows as the estimate says, a second the rest it may
-    read: trials added ahead of the page in the ordering cost no statement more."""
-    monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
-    monkeypatch.setattr(facets, "MAX_LISTED_IDS", 0)
-    monkeypatch.setattr(facets, "WALK_ESTIMATE_FACTOR", 0)
-    monkeypatch.setattr(facets, "WALK_MARGIN", 1)
+def walked_page(selection: str, size: int = 10) -> tuple[list[str], list[str]]:
+    """The first page of `selection` found by walking the default ordering, and its SQL."""
+    selected = TrialFilterSet(QueryDict(selection), queryset=Trial.objects.all()).qs
+    assert isinstance(selected, SelectedQuerySet)
+    with CaptureQueriesContext(connection) as queries:
+        nct_ids = [trial.nct_id for trial in selected[0:size]]
+    return nct_ids, [query["sql"] for query in queries]
 
-    def page():
-        selected = TrialFilterSet(QueryDict("therapy_class=cytokine"), queryset=Trial.objects.all())
-        selected = selected.qs
-        assert isinstance(selected, SelectedQuerySet)
-        with CaptureQueriesContext(connection) as queries:
-            nct_ids = [trial.nct_id for trial in selected[0:10]]
-        return nct_ids, len(queries)
 
-    before = page()
+def renumber_a_trial():
+    """A trial that moves from the end of the ordering to its start."""
+    last = Trial.objects.order_by("-nct_id").first()
+    last.nct_id = "NCT00000500"
+    last.save()
+
+
+def add_trials_ahead_in_bulk():
+    """Bulk inserts write no history: their ids say what was added."""
     template = trial()
     Trial.objects.bulk_create(
         Trial(
@@ -315,9 +316,49 @@ def test_a_walk_runs_the_same_queries_however_many_trials_come_before_the_page(m
             source_quote=template.source_quote,
             source_summary=template.source_summary,
         )
-        for number in range(300)
+        for number in range(3)
     )
-    assert page() == before
+    for added in Trial.objects.filter(title__startswith="Ahead "):
+        TrialAgent.objects.create(trial=added, agent=Agent.objects.get(slug="afm13"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "write",
+    [renumber_a_trial, add_trials_ahead_in_bulk, *WRITES],
+    ids=lambda write: write.__name__,
+)
+def test_after_a_write_a_walked_page_is_the_page_sql_finds(monkeypatch, write):
+    """The order walked is kept in memory (nkkb.core.record_order) and mended after a write
+    from the records it touched: a record renumbered, added or deleted is where SQL finds it."""
+    monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
+    monkeypatch.setattr(facets, "MAX_LISTED_IDS", 0)
+    walked_page("therapy_class=engager")
+    order = record_order._orders[Trial]
+    write()
+    for selection in ("therapy_class=engager", "therapy_class=cytokine", "phase=2", "q=NK"):
+        assert_pages_are_the_pages_sql_finds(selection)
+    # Mended in place of being read again (a new read would start a new order).
+    assert record_order._orders[Trial] is order
+
+
+@pytest.mark.django_db
+def test_a_walk_reads_no_row_of_the_ordering_however_many_trials_come_before_the_page(
+    monkeypatch,
+):
+    """Its page costs the same queries whatever it walks past: the ids it walks are in memory,
+    and no statement reads the trials in their order but the page's own (by its ids)."""
+    monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
+    monkeypatch.setattr(facets, "MAX_LISTED_IDS", 0)
+    walked_page("therapy_class=cytokine")
+    before, before_queries = walked_page("therapy_class=cytokine")
+    renumber_a_trial()
+    add_trials_ahead_in_bulk()
+    walked_page("therapy_class=cytokine")  # mends the order
+    nct_ids, queries = walked_page("therapy_class=cytokine")
+    assert nct_ids == before and len(queries) == len(before_queries)
+    ordered = [sql for sql in queries if 'ORDER BY "trials_trial"."nct_id"' in sql]
+    assert len(ordered) == 1 and "WHERE" in ordered[0]
 
 
 @pytest.mark.django_db

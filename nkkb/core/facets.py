@@ -12,6 +12,7 @@ grouping the selection's link rows in SQL (BENCHMARKS.md, "Facet counts").
 
 import functools
 import hashlib
+import itertools
 import threading
 from array import array
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from operator import and_, or_
 
 import django_filters
 from django.core.cache import caches
-from django.db.models import CharField, F, Max, Model, QuerySet, Value
+from django.db.models import CharField, F, Model, QuerySet, Value
 from django.db.models.constants import LOOKUP_SEP
 from django.http import QueryDict
 from django.urls import get_resolver
@@ -31,7 +32,8 @@ from .caching import data_position, data_version
 from .changes import Position, results_to_mend
 from .filtersets import filter_parameters
 from .links import filtered_list_url
-from .queries import IdsQuery, cursor_rows
+from .queries import IdsQuery
+from .record_order import ordered_ids
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
 # pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
@@ -328,15 +330,17 @@ def faceted_list_pages() -> dict[type, str]:
 
 
 def read_facet_indexes(after_each=lambda: None) -> None:
-    """Read every facet index of the list pages at the current data version, and compile the
-    statement that mends them after a write, calling `after_each` after each: a worker does so
-    before its first request (gunicorn.conf.py, which tells its master it is alive after each),
-    so that no visitor waits for them."""
+    """Read every facet index of the list pages at the current data version, and the order of
+    their records that pages are walked in, and compile the statement that mends the indexes
+    after a write, calling `after_each` after each: a worker does so before its first request
+    (gunicorn.conf.py, which tells its master it is alive after each), so that no visitor waits
+    for them."""
     version = data_version()[0]
     for filterset_class in faceted_list_pages():
         for name in filterset_class.facet_paths:
             facet_index(filterset_class, name, version)
             after_each()
+        ordered_ids(filterset_class._meta.model)
         _touched_rows_statement(filterset_class).compiled()
         after_each()
 
@@ -437,19 +441,16 @@ def annotate_record_counts(records) -> None:
 
 
 # A page of a selection is found among its ids in SQL where it has few (MIN_WALKED_IDS: under a
-# millisecond), else by walking the default ordering's index and probing each result against
-# the selection where that reads few rows: fewer than WALKED_ROWS_PER_LISTED_ID per id of a
-# selection small enough to be listed (MAX_LISTED_IDS; reading an index row costs a fraction of
-# finding a listed id's row and sorting it), fewer than MAX_WALKED_ROWS for a larger one; else
-# among its ids, or (a deep page of a large, sparse selection) by the filters' SQL.
+# millisecond), else by walking the default ordering (its ids, held in memory:
+# nkkb.core.record_order) and probing each result against the selection where that reads few
+# ids: fewer than WALKED_ROWS_PER_LISTED_ID per id of a selection small enough to be listed
+# (MAX_LISTED_IDS; probing an id costs a fraction of finding a listed id's row and sorting it),
+# fewer than MAX_WALKED_ROWS for a larger one; else among its ids, or (a deep page of a large,
+# sparse selection) by the filters' SQL.
 MIN_WALKED_IDS = 1_000
 MAX_LISTED_IDS = 5_000
 MAX_WALKED_ROWS = 20_000
 WALKED_ROWS_PER_LISTED_ID = 4
-# A walk's first statement: the rows the estimate says the page needs, times this, plus this
-# many, so that it rarely needs a second.
-WALK_ESTIMATE_FACTOR = 1.25
-WALK_MARGIN = 64
 
 
 class IndexedSelectionMixin:
@@ -534,38 +535,23 @@ class SelectedQuerySet(QuerySet):
         return among.filter(pk__in_ids=ids)
 
     def _walk(self, start: int, stop: int, most: int) -> list[int] | None:
-        """The ids of results `start` to `stop` in the model's default ordering (an index's),
-        from its rows in that order, keeping the selected; None where the ordering is another
-        or the walk would read more than `most` rows.
-
-        The rows come in at most two statements (no server-side cursor): the first reads as
-        many as the selection's density says the page needs (estimated from the largest id),
-        a second the rest the walk may read, so that a walk's queries do not grow with the
-        data however the selection lies in the ordering."""
-        # A walk reads at least `stop` rows.
-        if self.query.order_by or not self.query.default_ordering or stop > most:
+        """The ids of results `start` to `stop` in the model's default ordering, from its ids
+        in that order, keeping the selected; None where the ordering is another or the walk
+        would read more than `most` ids (estimated from the selection's density)."""
+        if self.query.order_by or not self.query.default_ordering:
             return None
-        largest = self.model._default_manager.aggregate(largest=Max("pk"))["largest"] or 0
-        needed = stop * largest / len(self.selection)
-        if needed > most:
+        ordered = ordered_ids(self.model)
+        if ordered is None or stop * len(ordered) > most * len(self.selection):
             return None
-        rows = self.model._default_manager.values_list("pk")
-        found, position, read = [], 0, 0
-        length = min(int(needed * WALK_ESTIMATE_FACTOR) + WALK_MARGIN, most)
-        while read < most:
-            ids = [pk for (pk,) in cursor_rows(rows[read : read + length])]
-            for pk in ids:
-                if pk in self.selection:
-                    if position >= start:
-                        found.append(pk)
-                    position += 1
-                    if position == stop:
-                        return found
-            if len(ids) < length:  # the last rows
-                return found
-            read += length
-            length = most - read
-        return None
+        selection, found, position = self.selection, [], 0
+        for pk in itertools.islice(ordered, most):
+            if pk in selection:
+                if position >= start:
+                    found.append(pk)
+                position += 1
+                if position == stop:
+                    return found
+        return found if len(ordered) <= most else None
 
 
 @functools.cache
