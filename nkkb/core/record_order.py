@@ -18,11 +18,13 @@ from django.db.models import Model
 
 from .caching import data_position, data_version
 from .changes import Position, results_to_mend
-from .queries import cursor_rows
 
 # Past this many records touched by the writes since an order was read, reading it again costs
 # less than placing each of them (a query each).
 MAX_PLACED_RECORDS = 100
+# Rows fetched at a time when an order is read: fetching them all at once took longer
+# (BENCHMARKS.md, "Issue 17, thirteenth round").
+READ_CHUNK_ROWS = 10_000
 
 
 @dataclass
@@ -59,9 +61,8 @@ def ordered_ids(model: type[Model]) -> array | None:
             # The position first: a write after it and before the read is placed again by the
             # next mend, which places a record where it is, however often.
             position = data_position()
-            ids = array(
-                "Q", (pk for (pk,) in cursor_rows(model._default_manager.values_list("pk")))
-            )
+            rows = model._default_manager.values_list("pk", flat=True)
+            ids = array("Q", rows.iterator(chunk_size=READ_CHUNK_ROWS))
             order = _orders[model] = RecordOrder(version, position, ids)
         order.version = version
         return order.ids
