@@ -538,7 +538,8 @@ class SelectedQuerySet(QuerySet):
         """The ids of results `start` to `stop` in the model's default ordering, from its ids
         in that order, keeping the selected; None where the ordering is another or the walk
         would read more than `most` ids (estimated from the selection's density)."""
-        if self.query.order_by or not self.query.default_ordering:
+        # A walk reads at least `stop` ids: the order is not read for one that cannot run.
+        if self.query.order_by or not self.query.default_ordering or stop > most:
             return None
         ordered = ordered_ids(self.model)
         if ordered is None or stop * len(ordered) > most * len(self.selection):
