@@ -4,6 +4,7 @@ equal to a fresh recount; selections of facet filters read from it equal the lis
 import logging
 import runpy
 import threading
+from array import array
 from pathlib import Path
 
 import pytest
@@ -340,6 +341,17 @@ def test_after_a_write_a_walked_page_is_the_page_sql_finds(monkeypatch, write):
         assert_pages_are_the_pages_sql_finds(selection)
     # Mended in place of being read again (a new read would start a new order).
     assert record_order._orders[Trial] is order
+
+
+@pytest.mark.django_db
+def test_an_order_whose_mend_meets_a_record_it_never_read_is_read_again():
+    """A trial placed after one that a write added after the position being mended to (it ended
+    between reading the position and placing): the order is read again, not left wrong."""
+    ids = record_order.ordered_ids(Trial)
+    first, second = Trial.objects.order_by("nct_id")[:2]
+    unknown = array("Q", (pk for pk in ids if pk != first.pk))
+    assert record_order._placed(Trial, unknown, {second.pk}) is None
+    assert list(record_order._placed(Trial, ids, {second.pk})) == list(ids)
 
 
 @pytest.mark.django_db

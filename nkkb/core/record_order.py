@@ -75,14 +75,18 @@ def _mend(model: type[Model], order: RecordOrder) -> bool:
     if touched is None or len(touched) > MAX_PLACED_RECORDS:
         return False
     if touched:
-        order.ids = _placed(model, order.ids, touched)
+        ids = _placed(model, order.ids, touched)
+        if ids is None:
+            return False
+        order.ids = ids
     order.position = position
     return True
 
 
-def _placed(model: type[Model], ids: array, touched) -> array:
+def _placed(model: type[Model], ids: array, touched) -> array | None:
     """A copy of `ids` with each of the records `touched` where it now is (a deleted one
-    gone), after the record that precedes it in the ordering."""
+    gone), after the record that precedes it in the ordering; None where that record is not
+    among `ids` (written after the position being mended to, by a write that ended meanwhile)."""
     placed = array("Q", ids)
     for pk in touched:
         try:
@@ -101,7 +105,10 @@ def _placed(model: type[Model], ids: array, touched) -> array:
             .values_list("pk", flat=True)
             .first()
         )
-        placed.insert(0 if previous is None else placed.index(previous) + 1, pk)
+        try:
+            placed.insert(0 if previous is None else placed.index(previous) + 1, pk)
+        except ValueError:
+            return None
     return placed
 
 
