@@ -109,20 +109,24 @@ def add_a_condition():
     trial().conditions.add(Condition.objects.exclude(trials__nct_id="NCT03019640").first())
 
 
-def insert_trials_in_bulk():
+def bulk_insert_trials(nct_ids: list[str], **fields) -> list[Trial]:
     """A bulk insert writes no history: the new rows of the trial table are the change."""
     template = trial()
-    Trial.objects.bulk_create(
+    return Trial.objects.bulk_create(
         Trial(
-            nct_id=f"NCT9{number:07d}",
-            title=f"Bulk {number}",
-            phase="2",
+            nct_id=nct_id,
+            title=f"Bulk {nct_id}",
             source_section=template.source_section,
             source_quote=template.source_quote,
             source_summary=template.source_summary,
+            **fields,
         )
-        for number in range(3)
+        for nct_id in nct_ids
     )
+
+
+def insert_trials_in_bulk():
+    bulk_insert_trials([f"NCT9{number:07d}" for number in range(3)], phase="2")
 
 
 WRITES = [
@@ -307,20 +311,10 @@ def renumber_a_trial():
 
 
 def add_trials_ahead_in_bulk():
-    """Bulk inserts write no history: their ids say what was added."""
-    template = trial()
-    Trial.objects.bulk_create(
-        Trial(
-            nct_id=f"NCT00000{number:03d}",  # before every seed trial's NCT number
-            title=f"Ahead {number}",
-            source_section=template.source_section,
-            source_quote=template.source_quote,
-            source_summary=template.source_summary,
-        )
-        for number in range(3)
-    )
-    for added in Trial.objects.filter(title__startswith="Ahead "):
-        TrialAgent.objects.create(trial=added, agent=Agent.objects.get(slug="afm13"))
+    """Engager trials numbered before every seed trial."""
+    afm13 = Agent.objects.get(slug="afm13")
+    for added in bulk_insert_trials([f"NCT00000{number:03d}" for number in range(3)]):
+        TrialAgent.objects.create(trial=Trial.objects.get(nct_id=added.nct_id), agent=afm13)
 
 
 @pytest.mark.django_db

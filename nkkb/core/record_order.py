@@ -2,9 +2,9 @@
 
 A list page of a selection (a search, filters the facet indexes answer) is found by walking the
 records in the list's default ordering and keeping the selected (nkkb.core.facets). Reading that
-ordering from the database's index, a few thousand rows for a search's page, took more than any
-other part of the page (BENCHMARKS.md, "Issue 17, thirteenth round"); held in memory as an array
-of ids (8 bytes a record), it is walked in a fraction of that. Like the facet indexes, it is
+ordering from the database's index, thousands of rows for a search's page, was a large share of
+the search (BENCHMARKS.md, "Issue 17, thirteenth round"); held in memory as an array of ids, it
+is walked in a fraction of that time. Like the facet indexes, it is
 read once per process and mended after a write from the rows the writes touched, which every
 process reads alike from the database (nkkb.core.changes).
 """
