@@ -9,7 +9,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from agents.models import Agent
+from nkkb.core.caching import data_version_per_request
+from trials.filtersets import TrialFilterSet
 from trials.models import Trial
+from trials.search import trials_matching_words
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +77,22 @@ def test_the_index_answers_without_reading_every_title_or_nct_number():
     searched = " ".join(query["sql"] for query in queries)
     assert not re.search(r'"(title|nct_id)"\S* LIKE', searched)
     assert ("MATCH" if connection.vendor == "sqlite" else "@@ to_tsquery") in searched
+
+
+def test_names_lead_to_their_trials_through_the_facet_index_without_a_query():
+    """An agent's, a product's or a target's name costs no query beyond the title's full-text
+    lookup once the catalogue and the facet index are read: a query of the link tables took
+    milliseconds per word at 100,000 trials (BENCHMARKS.md, "Issue 17, fourteenth round")."""
+    for words in (["MEDI4736"], ["CyNK"], ["NKG2A"], ["NKG2A", "MEDI4736"]):
+        expected = set(found(" ".join(words)))
+        with data_version_per_request(), CaptureQueriesContext(connection) as queries:
+            searched = trials_matching_words(Trial.objects.all(), words, TrialFilterSet)
+            assert set(searched.values_list("nct_id", flat=True)) == expected
+        statements = [query["sql"] for query in queries]
+        # The data version, a lookup per word, the trials found.
+        assert len(statements) == 1 + len(words) + 1, statements
+        links = r'"(trials_trialagent|trials_trial_nk_products|agents_agent_targets)"'
+        assert not any(re.search(links, statement) for statement in statements)
 
 
 def found_on_the_page(client, query: str) -> set[str]:

@@ -294,7 +294,7 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
 
     @classmethod
     def search_words(cls, queryset, words):
-        return trials_matching_words(queryset, words)
+        return trials_matching_words(queryset, words, cls)
 
     def filter_therapy_class(self, queryset, name, values):
         """Trials that combine every class asked for: therapy classes describe combinations."""

@@ -13,9 +13,11 @@ and conditions.
 The NCT number and title are searched through a full-text index of their own table, each row a
 trial's id and words: FTS5 on SQLite (migration 0003), a `simple` tsvector with a GIN index on
 PostgreSQL (migration 0011). The names come from the catalogue, a few hundred rows read once
-per data version (four queries, whatever the number of words) and matched here; they lead to
-trials through the link tables' indexes. So each word costs one full-text lookup, and one query
-of index lookups if it names a record; no query reads every title or joins every trial to its
+per data version (four queries, whatever the number of words) and matched here; the agents,
+products and targets they name lead to trials through the FilterSet's facet index (the trials
+of each agent, product and target, kept per data version by nkkb.core.facets), the conditions
+through their link table's index. So each word costs one full-text lookup, and one query of
+index lookups if it names a condition; no query reads every title or joins every trial to its
 agents.
 
 A search that finds nothing can suggest words of the catalogue spelled like the query's
@@ -31,11 +33,11 @@ from django.db import connection
 from pyroaring import BitMap64
 
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.caching import KeptPerDataVersion
-from nkkb.core.facets import SelectedQuerySet
+from nkkb.core.caching import KeptPerDataVersion, data_version
+from nkkb.core.facets import SelectedQuerySet, facet_index
 from nkkb.core.queries import IdsQuery, sql_rows
 
-from .models import Condition, Trial, TrialAgent
+from .models import Condition, Trial
 
 # What FTS5 (unicode61) and PostgreSQL's parser both take for the parts of a word: "IL-15" is
 # "il" and "15" to both, so a query means the same on either database.
@@ -125,23 +127,25 @@ def _words_match(tokens: tuple[str, ...], ways: list[Spelling]) -> bool:
 
 
 class Matches(NamedTuple):
-    """The ids of the records a word names, by kind."""
+    """The records a word names, by kind: the slugs of agents, products and targets (the keys
+    of their facets' indexes), the ids of conditions."""
 
-    agents: list[int]
-    products: list[int]
-    targets: list[int]
+    agents: list[str]
+    products: list[str]
+    targets: list[str]
     conditions: list[int]
 
 
 @dataclass
 class Catalogue:
-    """The names search reads: {id: [name and aliases]} of each kind of record, and each name's
-    words. Read once per data version in each process: a search otherwise spent more time
-    reading and splitting these names than finding its trials."""
+    """The names search reads: {slug: [name and aliases]} of agents, products and targets,
+    {id: [name]} of conditions, and each name's words. Read once per data version in each
+    process: a search otherwise spent more time reading and splitting these names than finding
+    its trials."""
 
-    agents: dict[int, list[str]] = field(default_factory=dict)
-    products: dict[int, list[str]] = field(default_factory=dict)
-    targets: dict[int, list[str]] = field(default_factory=dict)
+    agents: dict[str, list[str]] = field(default_factory=dict)
+    products: dict[str, list[str]] = field(default_factory=dict)
+    targets: dict[str, list[str]] = field(default_factory=dict)
     conditions: dict[int, list[str]] = field(default_factory=dict)
     words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     matches: dict[tuple[Spelling, ...], Matches] = field(default_factory=dict)
@@ -155,12 +159,14 @@ class Catalogue:
         """Four queries, however many words are searched."""
         catalogue = cls()
         for model, names in [(Agent, catalogue.agents), (Target, catalogue.targets)]:
-            for pk, name, aliases in model.objects.order_by().values_list("pk", "name", "aliases"):
-                names[pk] = [name, *(aliases or ())]
+            for slug, name, aliases in model.objects.order_by().values_list(
+                "slug", "name", "aliases"
+            ):
+                names[slug] = [name, *(aliases or ())]
         # A product's engineering names what it is made from ("NK-92 engineered with a CAR").
-        products = NKCellProduct.objects.order_by()
-        for pk, name, aliases, made in products.values_list("pk", "name", "aliases", "engineering"):
-            catalogue.products[pk] = [name, *(aliases or ()), *([made] if made else [])]
+        products = NKCellProduct.objects.values_list("slug", "name", "aliases", "engineering")
+        for slug, name, aliases, made in products.order_by():
+            catalogue.products[slug] = [name, *(aliases or ()), *([made] if made else [])]
         for pk, name in Condition.objects.order_by().values_list("pk", "name"):
             catalogue.conditions[pk] = [name]
         for names in catalogue.kinds():
@@ -168,7 +174,7 @@ class Catalogue:
                 catalogue.words.update((name, _words(name)) for name in spelled)
         return catalogue
 
-    def kinds(self) -> tuple[dict[int, list[str]], ...]:
+    def kinds(self) -> tuple[dict, ...]:
         return (self.agents, self.products, self.targets, self.conditions)
 
     def matching(self, ways: list[Spelling]) -> Matches:
@@ -184,10 +190,10 @@ class Catalogue:
             )
         return found
 
-    def _matching(self, names: dict[int, list[str]], ways: list[Spelling]) -> list[int]:
+    def _matching(self, names: dict, ways: list[Spelling]) -> list:
         return [
-            pk
-            for pk, spelled in names.items()
+            key
+            for key, spelled in names.items()
             if any(_words_match(self.words[name], ways) for name in spelled)
         ]
 
@@ -208,13 +214,14 @@ class Catalogue:
         return words
 
 
-def trials_matching_words(queryset, words: list[str]):
-    """The trials of `queryset` that every word of `words` finds.
+def trials_matching_words(queryset, words: list[str], filterset_class):
+    """The trials of `queryset` that every word of `words` finds; `filterset_class` keeps the
+    facet index of the trials' agents, products and targets (nkkb.core.facets).
 
-    Each distinct word is looked up once, in one query of index lookups, and the sets of trial
-    ids intersected here: the cost grows with the number of words, as a chain of per-word
-    subqueries' did not (the planner combined them into ever larger plans). The ids go to the
-    database as one parameter, however many there are.
+    Each distinct word is looked up once, and the sets of trial ids intersected here: the
+    cost grows with the number of words, as a chain of per-word subqueries' did not (the
+    planner combined them into ever larger plans). The ids go to the database as one
+    parameter, however many there are.
     """
     distinct = list(dict.fromkeys(word.lower() for word in words))
     if not distinct:
@@ -222,7 +229,7 @@ def trials_matching_words(queryset, words: list[str]):
     catalogue = Catalogue.current()
     found = None
     for word in distinct:
-        ids = _word_trial_ids(word, catalogue)
+        ids = _word_trial_ids(word, catalogue, filterset_class)
         found = ids if found is None else found & ids
         if not found:
             return queryset.none()
@@ -245,46 +252,41 @@ def search_suggestions(words: list[str]) -> list[str]:
     return list(dict.fromkeys(suggestions))[:MAX_SUGGESTIONS]
 
 
-def _word_trial_ids(word: str, catalogue: Catalogue) -> BitMap64:
+def _word_trial_ids(word: str, catalogue: Catalogue, filterset_class) -> BitMap64:
     """The ids of the trials one word finds: those whose NCT number or title has it (one
-    full-text lookup) and those linked to a record whose name has it (one query of index
-    lookups); a word without a letter or digit finds none."""
+    full-text lookup), those of the agents, products and targets whose names have it (from the
+    facet index, no query) and those filed under the conditions whose names have it (one query
+    of index lookups); a word without a letter or digit finds none."""
     ways = spellings(word)
     if not ways:
         return BitMap64()
     found = BitMap64(_titled(ways))
-    named = catalogue.matching(ways)  # agents, products, targets, conditions
-    if any(named):
-        found |= BitMap64(trial_id for (trial_id,) in LINKED_TRIALS(*named))
+    named = catalogue.matching(ways)
+    version = data_version()[0]
+    # The facets count a trial under each agent it gives, product it uses and target one of
+    # them binds, whatever the agent's role: the links a name leads to.
+    for facet, slugs in [
+        ("agent", named.agents),
+        ("nk_product", named.products),
+        ("target", named.targets),
+    ]:
+        if slugs:
+            index = facet_index(filterset_class, facet, version)
+            found = found.union(*(index[slug] for slug in slugs if slug in index))
+    if named.conditions:
+        found |= BitMap64(trial_id for (trial_id,) in CONDITION_TRIALS(named.conditions))
     return found
 
 
-def _linked_trials(agents, products, targets, conditions):
-    """Ids of the trials linked to one of the agents, products or conditions, or to an agent
-    or product that binds one of the targets (with repeats)."""
-    product_links = Trial.nk_products.through.objects.order_by()
-    return (
-        TrialAgent.objects.filter(agent__in_ids=agents)
+# The condition facet counts a trial under every group above its conditions too: a word naming
+# a group finds only the trials filed under it, so conditions are read from their link table.
+CONDITION_TRIALS = IdsQuery(
+    lambda conditions: (
+        Trial.conditions.through.objects.filter(condition__in_ids=conditions)
         .order_by()
         .values_list("trial_id", flat=True)
-        .union(
-            TrialAgent.objects.filter(agent__targets__in_ids=targets)
-            .order_by()
-            .values_list("trial_id", flat=True),
-            product_links.filter(nkcellproduct__in_ids=products).values_list("trial_id", flat=True),
-            product_links.filter(nkcellproduct__targets__in_ids=targets).values_list(
-                "trial_id", flat=True
-            ),
-            Trial.conditions.through.objects.filter(condition__in_ids=conditions)
-            .order_by()
-            .values_list("trial_id", flat=True),
-            # The ids are gathered in a set here: the database need not drop repeats.
-            all=True,
-        )
     )
-
-
-LINKED_TRIALS = IdsQuery(_linked_trials, sets=4)
+)
 
 
 def _titled(ways: list[Spelling]) -> list[int]:
