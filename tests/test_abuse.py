@@ -375,7 +375,12 @@ def test_search_costs_one_query_per_distinct_word(client):
     queries("nc")  # the names searched are read once per data version
     one, three = queries("nct"), queries("nct nct0 nc")
     assert three - one == 2
-    # A word that also names records (`n`: NK-92, N-803, ...) costs a second query, of the links.
+    # A word that names agents finds their trials in the facet index, read once per data version.
+    queries("nct monalizumab")
+    assert queries("nct durvalumab") - one == 1
+    # One that also names conditions (`n`: non-Hodgkin lymphoma, ...) costs a second query
+    # (once the facets of the products and targets it names are read).
+    queries("n nct")
     assert queries("nct n") - one == 2
     assert queries("nct NCT nct nct") == one
 
