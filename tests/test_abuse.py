@@ -495,6 +495,6 @@ def test_the_rate_limit_forgets_periods_long_gone(monkeypatch):
     the clients of the last two periods, not every client ever seen."""
     RateLimitHits.objects.create(client="anon:old", period=1, hits=5)
     monkeypatch.setattr(throttling, "CLEANUP_ONE_IN", 1)
-    hits, _ = throttling.count_hit("anon:now", 60)
+    hits = throttling.count_hit(throttling.Hit.now("anon:now", 60))
     clients = set(RateLimitHits.objects.values_list("client", flat=True))
     assert hits == 1 and "anon:now" in clients and "anon:old" not in clients

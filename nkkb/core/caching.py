@@ -34,6 +34,7 @@ from django.utils.http import http_date
 from rest_framework.settings import api_settings
 
 from .changes import Position, timestamp_column, versioned_models, written_models
+from .throttling import AnonRateThrottle, Hit, count_hit, counted, hit_statement, remember_count
 
 logger = logging.getLogger(__name__)
 
@@ -155,13 +156,33 @@ def read_data_state() -> DataState:
     The newest row's id alone could repeat after a rolled-back write on SQLite, which reuses
     ids; with its timestamp it cannot.
     """
-    tables = _versioned_tables()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"SELECT * FROM {DATA_STATE_FUNCTION}()")
         else:
             cursor.execute(newest_rows_statement(connection))
-        rows = sorted(cursor.fetchall())
+        return _data_state(cursor.fetchall())
+
+
+def read_data_state_counting(hit: Hit) -> tuple[DataState, int]:
+    """read_data_state's state, and `hit` counted against its client's rate (what
+    throttling.count_hit returns): on PostgreSQL in one statement, which costs one round trip
+    where the two cost two."""
+    if connection.vendor != "postgresql":
+        return read_data_state(), count_hit(hit)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM {DATA_STATE_COUNTING_FUNCTION}(%s, %s)", [hit.client, hit.period]
+        )
+        rows = cursor.fetchall()
+    # A row without a table's number: no versioned table has a row yet.
+    state = _data_state([row[:3] for row in rows if row[0] is not None])
+    return state, counted(hit, rows[0][3])
+
+
+def _data_state(rows: list[tuple]) -> DataState:
+    tables = _versioned_tables()
+    rows = sorted(rows)
     timestamps = [stamp for stamp in (_as_utc(row[2]) for row in rows) if stamp is not None]
     token = hashlib.sha256(repr([[str(value) for value in row] for row in rows]).encode())
     position = dict.fromkeys((table for table, _, _ in tables), 0)
@@ -185,8 +206,10 @@ def newest_rows_statement(database) -> str:
 # On PostgreSQL the newest rows are read through a PL/pgSQL function: it plans its query once
 # per connection, where planning the statement on every request cost more than running it
 # (BENCHMARKS.md, "Issue 17, eighth round"). Unlike a prepared statement, it survives a
-# connection pooler that hands each transaction another server connection.
+# connection pooler that hands each transaction another server connection. The second function
+# also counts a hit against a client's rate limit.
 DATA_STATE_FUNCTION = "nkkb_data_state"
+DATA_STATE_COUNTING_FUNCTION = "nkkb_data_state_counting"
 
 
 def create_data_state_function(using=DEFAULT_DB_ALIAS, **kwargs):
@@ -195,13 +218,25 @@ def create_data_state_function(using=DEFAULT_DB_ALIAS, **kwargs):
     database = connections[using]
     if database.vendor != "postgresql":
         return
+    newest_rows = f"({newest_rows_statement(database)}) AS rows(number, newest, stamp)"
+    columns = "rows.number::integer, rows.newest::bigint, rows.stamp::timestamptz"
     with database.cursor() as cursor:
         cursor.execute(
             f"CREATE OR REPLACE FUNCTION {DATA_STATE_FUNCTION}() "
             "RETURNS TABLE(number integer, newest bigint, stamp timestamptz) "
             "LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN QUERY "
-            "SELECT rows.number::integer, rows.newest::bigint, rows.stamp::timestamptz "
-            f"FROM ({newest_rows_statement(database)}) AS rows(number, newest, stamp); END $$"
+            f"SELECT {columns} FROM {newest_rows}; END $$"
+        )
+        # Its arguments are the client and the period (throttling.Hit); each row also holds
+        # the client's hits, and one row holds only them while no versioned table has a row.
+        cursor.execute(
+            f"CREATE OR REPLACE FUNCTION {DATA_STATE_COUNTING_FUNCTION}(text, bigint) "
+            "RETURNS TABLE(table_number integer, newest_id bigint, newest_stamp timestamptz, "
+            "client_hits integer) LANGUAGE plpgsql VOLATILE AS $$ "
+            "DECLARE counted integer; BEGIN "
+            f"{hit_statement('$1', '$2')} INTO counted; "
+            f"RETURN QUERY SELECT {columns}, counted FROM (SELECT) AS hit "
+            f"LEFT JOIN {newest_rows} ON true; END $$"
         )
 
 
@@ -253,6 +288,17 @@ def _credentials(request) -> str:
     if authorization:
         return "authorization:" + hashlib.sha256(authorization.encode()).hexdigest()
     return ""
+
+
+def _read_data_state_counting(request) -> None:
+    """Reads the request's data state and counts it against the API's rate limit together
+    (read_data_state_counting); its throttle then finds it counted."""
+    if AnonRateThrottle not in api_settings.DEFAULT_THROTTLE_CLASSES:
+        return
+    hit = AnonRateThrottle().hit(request)
+    if hit is not None:
+        _request_version.get().state, hits = read_data_state_counting(hit)
+        remember_count(request, hit, hits)
 
 
 def _throttles_allow(request) -> bool:
@@ -341,12 +387,15 @@ class DataVersionCacheMiddleware:
     def _respond(self, request):
         if request.method not in ("GET", "HEAD") or request.path.startswith(UNCACHED_PATH_PREFIXES):
             return self.get_response(request)
+        credentials = _credentials(request)
+        is_api = request.path.startswith("/api/")
         try:
+            if is_api and not credentials:
+                _read_data_state_counting(request)
             version, last_modified = data_version()
         except DatabaseError:
             # The view meets the same error and reports it (503 while the database is down).
             return self.get_response(request)
-        credentials = _credentials(request)
         key = "\n".join(
             (
                 version,
@@ -359,7 +408,6 @@ class DataVersionCacheMiddleware:
         )
         etag = f'"{hashlib.sha256(key.encode()).hexdigest()}"'
         timestamp = int(last_modified.timestamp()) if last_modified else None
-        is_api = request.path.startswith("/api/")
 
         answer = get_conditional_response(request, etag=etag, last_modified=timestamp)
         claim = None

@@ -4,11 +4,13 @@ Counts live in the database (RateLimitHits), which every gunicorn worker and eve
 already shares: a per-process cache would let N workers allow N times the rate, and Redis or
 memcached would be one more server to run. Each anonymous request costs one statement, an
 atomic upsert that counts the hit and returns the count (a read-then-write, as DRF's throttles
-do in a cache, would cost several queries and undercount concurrent requests).
+do in a cache, would cost several queries and undercount concurrent requests). On PostgreSQL an
+anonymous API read counts it in the statement that reads the data version (nkkb.core.caching).
 """
 
 import random
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -28,24 +30,53 @@ def client_address(request) -> str:
     return BaseThrottle().get_ident(request)
 
 
-def count_hit(client: str, period_seconds: int) -> tuple[int, float]:
-    """Counts a hit of `client` in the current period; returns the period's hits so far and the
-    seconds until the next period."""
-    now = time.time()
-    period = int(now // period_seconds)
+@dataclass(frozen=True)
+class Hit:
+    """A request to count against a client's rate: who, in which period, and the seconds left
+    until the next one."""
+
+    client: str
+    period: int
+    remaining: float
+
+    @classmethod
+    def now(cls, client: str, period_seconds: int) -> "Hit":
+        now = time.time()
+        period = int(now // period_seconds)
+        return cls(client, period, (period + 1) * period_seconds - now)
+
+
+def hit_statement(client: str = "%s", period: str = "%s") -> str:
+    """The upsert that counts a hit of `client` in `period` (SQL expressions, by default
+    placeholders) and returns the period's hits so far."""
     table = connection.ops.quote_name(RateLimitHits._meta.db_table)
+    return (
+        f"INSERT INTO {table} (client, period, hits) VALUES ({client}, {period}, 1) "
+        "ON CONFLICT (client) DO UPDATE SET "
+        f"hits = CASE WHEN {table}.period = excluded.period THEN {table}.hits + 1 ELSE 1 END, "
+        "period = excluded.period RETURNING hits"
+    )
+
+
+def count_hit(hit: Hit) -> int:
+    """Counts `hit`; returns its client's hits in its period so far."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (client, period, hits) VALUES (%s, %s, 1) "
-            "ON CONFLICT (client) DO UPDATE SET "
-            f"hits = CASE WHEN {table}.period = excluded.period THEN {table}.hits + 1 ELSE 1 END, "
-            "period = excluded.period RETURNING hits",
-            [client, period],
-        )
-        hits = cursor.fetchone()[0]
+        cursor.execute(hit_statement(), [hit.client, hit.period])
+        return counted(hit, cursor.fetchone()[0])
+
+
+def counted(hit: Hit, hits: int) -> int:
+    """`hits`, as counting `hit` returned them; one count in CLEANUP_ONE_IN also deletes the
+    rows of periods long gone."""
     if random.randrange(CLEANUP_ONE_IN) == 0:
-        RateLimitHits.objects.filter(period__lt=period - 1).delete()
-    return hits, (period + 1) * period_seconds - now
+        RateLimitHits.objects.filter(period__lt=hit.period - 1).delete()
+    return hits
+
+
+def remember_count(request, hit: Hit, hits: int) -> None:
+    """Keeps `hits`, counted for `hit` before the view ran (nkkb.core.caching reads the data
+    version and counts the hit in one statement), for the request's throttle to use."""
+    request.counted_hits = {hit.client: hits}
 
 
 class AnonRateThrottle(BaseThrottle):
@@ -54,16 +85,26 @@ class AnonRateThrottle(BaseThrottle):
 
     scope = "anon"
 
-    def allow_request(self, request, view):
-        self.seconds_to_wait = None
+    def hit(self, request) -> Hit | None:
+        """What `request` counts against its client's rate; None where no rate applies."""
         rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
         if rate is None or request.user.is_authenticated:
+            return None
+        self.allowed, period_seconds = SimpleRateThrottle.parse_rate(self, rate)
+        return Hit.now(f"{self.scope}:{self.get_ident(request)}", period_seconds)
+
+    def allow_request(self, request, view):
+        self.seconds_to_wait = None
+        hit = self.hit(request)
+        if hit is None:
             return True
-        allowed, period = SimpleRateThrottle.parse_rate(self, rate)
-        hits, remaining = count_hit(f"{self.scope}:{self.get_ident(request)}", period)
-        if hits <= allowed:
+        # Counted once: where the count came with the data version, the first check takes it.
+        hits = getattr(request, "counted_hits", {}).pop(hit.client, None)
+        if hits is None:
+            hits = count_hit(hit)
+        if hits <= self.allowed:
             return True
-        self.seconds_to_wait = remaining
+        self.seconds_to_wait = hit.remaining
         return False
 
     def wait(self):
