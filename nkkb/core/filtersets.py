@@ -159,8 +159,24 @@ class SearchFilterSet(django_filters.FilterSet):
 def _form_class(filterset_class):
     """The form of `filterset_class`, built once: django-filter builds a form class and each of
     its fields for every FilterSet, though they depend on the class alone (choices given as a
-    function are still read each time the form is used); each form copies its fields."""
-    return super(SearchFilterSet, filterset_class()).get_form_class()
+    function are still read each time the form is used). Its forms share its fields."""
+    form_class = super(SearchFilterSet, filterset_class()).get_form_class()
+    form_class.base_fields = SharedFields(form_class.base_fields)
+    return form_class
+
+
+class SharedFields(dict):
+    """A filter form class's fields, which each of its forms shares but for choices of records:
+    Django gives each form a deep copy, so that a form may change its own fields, and no filter
+    form does; the copy was the largest part of building a FilterSet's form on every filtered
+    list (BENCHMARKS.md, "Issue 17, fourteenth round"). A field choosing records is copied as
+    Django copies it, for its queryset: one shared would keep the records it first read."""
+
+    def __deepcopy__(self, memo):
+        return {
+            name: copy.deepcopy(field, memo) if isinstance(field, forms.ModelChoiceField) else field
+            for name, field in self.items()
+        }
 
 
 def no_value(value) -> bool:
