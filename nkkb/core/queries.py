@@ -15,9 +15,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
+import orjson
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
-from django.db.models import Lookup, QuerySet
+from django.db.models import JSONField, Lookup, QuerySet
+from django.db.models.fields.json import KeyTransform
 
 
 class InIds(Lookup):
@@ -96,7 +98,10 @@ class _Compiled:
         # As `values()` names its rows' values (django.db.models.query.ValuesIterable).
         self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
         self.internal_types = [column.output_field.get_internal_type() for column in columns]
-        self.converters = list(compiler.get_converters(columns).items())
+        self.converters = [
+            (position, ([_json_converter(function) for function in functions], expression))
+            for position, (functions, expression) in compiler.get_converters(columns).items()
+        ]
 
     def params_for(self, parameters) -> list:
         """The query's parameters with `parameters` in its placeholders' places, in order."""
@@ -134,6 +139,25 @@ class _Compiled:
                     row[position] = function(row[position], expression, connection)
             converted.append(tuple(row))
         return converted
+
+
+def _json_converter(function):
+    """The ORM's converter `function`, a JSON field's reading by orjson where it reads with
+    Python's own decoder: the same values, several times faster, for the JSON columns of every
+    row of a page's records and their relations."""
+    field = getattr(function, "__self__", None)
+    if not isinstance(field, JSONField) or field.decoder is not None:
+        return function
+
+    def from_json(value, expression, connection):
+        if not isinstance(value, str | bytes) or isinstance(expression, KeyTransform):
+            return function(value, expression, connection)
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:  # what orjson refuses (NaN, huge integers) json reads
+            return function(value, expression, connection)
+
+    return from_json
 
 
 class IdsQuery:
