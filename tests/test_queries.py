@@ -81,3 +81,19 @@ def test_queries_read_together_give_the_rows_each_gives_alone():
     }
     assert TRIAL_RELATIONS([10**9], alone) == {name: [] for name in alone}
     assert TRIAL_RELATIONS(ids, []) == {}
+
+
+@pytest.mark.parametrize(
+    "references",
+    [[1, 2, 30], [], [2**70], [0.1, -2.5], {"nested": [None, True, "text"]}],
+)
+def test_a_compiled_query_reads_json_as_the_orm_does(references):
+    """orjson reads a JSON column where the ORM's own converter would; what it refuses (an
+    integer past 64 bits) the ORM's converter reads."""
+    trial = Trial.objects.order_by("id").first()
+    Trial.objects.filter(pk=trial.pk).update(source_references=references)
+    references_of = IdsQuery(
+        lambda ids: Trial.objects.filter(pk__in_ids=ids).values_list("source_references")
+    )
+    expected = Trial.objects.filter(pk=trial.pk).values_list("source_references").get()
+    assert references_of([trial.pk]) == [expected] == [(references,)]
