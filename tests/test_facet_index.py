@@ -27,6 +27,7 @@ from nkkb.core.models import StoredFacet
 from nkkb.core.views import render_list_pages
 from registry.models import RegistryRecord
 from trials import best_known
+from trials.api.reading import TRIAL_COLUMNS
 from trials.filtersets import TrialFilterSet, sponsor_rows
 from trials.models import (
     Condition,
@@ -257,6 +258,9 @@ def assert_pages_are_the_pages_sql_finds(selection: str) -> None:
     assert isinstance(selected, SelectedQuerySet)
     in_order = [trial.nct_id for trial in selected.all()]  # one SQL query with the filters
     assert in_order and selected.count() == len(in_order)
+    # The API's rows (a statement compiled once where the page is walked).
+    rows = selected.values(*TRIAL_COLUMNS)
+    rows_in_order = list(rows.all())
     for page_size in (1, 3, 10):
         for start in range(0, len(in_order) + page_size, page_size):
             page = in_order[start : start + page_size]
@@ -264,6 +268,7 @@ def assert_pages_are_the_pages_sql_finds(selection: str) -> None:
             assert (
                 list(selected.values_list("nct_id", flat=True)[start : start + page_size]) == page
             )
+            assert list(rows[start : start + page_size]) == rows_in_order[start : start + page_size]
     narrowed = selected.filter(phase="2")
     assert narrowed.count() == sum(trial.phase == "2" for trial in selected.all())
 

@@ -21,8 +21,10 @@ from operator import and_, or_
 
 import django_filters
 from django.core.cache import caches
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import CharField, F, Model, QuerySet, Value
 from django.db.models.constants import LOOKUP_SEP
+from django.db.models.query import ValuesIterable
 from django.http import QueryDict
 from django.urls import get_resolver
 from django.utils.http import urlencode
@@ -521,7 +523,7 @@ class SelectedQuerySet(QuerySet):
         ids = self._walk(start, key.stop, most)
         if ids is not None:
             # The walked ids come back in the default ordering, the walk's.
-            return list(self._among(ids))
+            return self._rows_among(ids)
         if listable:
             return list(self._among(list(self.selection))[start : key.stop])
         return super().__getitem__(key)
@@ -533,6 +535,29 @@ class SelectedQuerySet(QuerySet):
         among.__class__ = self._unselected_class
         among.query.where = type(among.query.where)()
         return among.filter(pk__in_ids=ids)
+
+    def _rows_among(self, ids: list[int]) -> list:
+        """What `_among(ids)` reads; for rows of the model's own columns (`values()`, the API's
+        pages), by a statement compiled once per set of columns: building the query through the
+        ORM cost more than running it."""
+        query = self.query
+        if (
+            self._iterable_class is not ValuesIterable
+            or self.db != DEFAULT_DB_ALIAS
+            or query.annotation_select
+            or query.extra_select
+            or query.distinct
+            or query.order_by
+            or not query.default_ordering
+        ):
+            return list(self._among(ids))
+        columns = tuple(query.values_select)
+        rows_query = _rows_queries.get((self.model, columns))
+        if rows_query is None:
+            # Any queryset of these columns compiles to the same statement (`_among` replaces
+            # its filters, and the ordering is the model's): the first one met builds it.
+            rows_query = _rows_queries[self.model, columns] = IdsQuery(self._among)
+        return rows_query.dicts(ids)
 
     def _walk(self, start: int, stop: int, most: int) -> list[int] | None:
         """The ids of results `start` to `stop` in the model's default ordering, from its ids
@@ -553,6 +578,10 @@ class SelectedQuerySet(QuerySet):
                 if position == stop:
                     return found
         return found if len(ordered) <= most else None
+
+
+# {(model, columns): the rows of a set of ids} (SelectedQuerySet._rows_among).
+_rows_queries: dict[tuple[type[Model], tuple[str, ...]], IdsQuery] = {}
 
 
 @functools.cache

@@ -127,6 +127,10 @@ class _Compiled:
                     row[position] = parse(row[position])
         return rows
 
+    def named(self, rows: list[tuple]) -> list[dict]:
+        """Converted `rows` as dicts, named as `values()` names them."""
+        return [dict(zip(self.names, row, strict=True)) for row in rows]
+
     def converted(self, rows: list) -> list[tuple]:
         """`rows` converted as the ORM converts this query's columns."""
         if not self.converters:
@@ -179,6 +183,10 @@ class IdsQuery:
         parameters = [_ids_parameter(ids) for ids in ids_sets]
         return compiled.converted(sql_rows(compiled.sql, compiled.params_for(parameters)))
 
+    def dicts(self, *ids_sets) -> list[dict]:
+        """The rows as dicts, named as `values()` names them."""
+        return self.compiled().named(self(*ids_sets))
+
     def compiled(self) -> _Compiled:
         """The query compiled for the database in use (once per vendor)."""
         compiled = self._compiled.get(connection.vendor)
@@ -200,8 +208,9 @@ class KeyQuery(IdsQuery):
 
     def __call__(self, key: str) -> list[dict]:
         compiled = self.compiled()
-        rows = compiled.converted(sql_rows(compiled.sql, compiled.params_for([key])))
-        return [dict(zip(compiled.names, row, strict=True)) for row in rows]
+        return compiled.named(
+            compiled.converted(sql_rows(compiled.sql, compiled.params_for([key])))
+        )
 
 
 # How a value that PostgreSQL's JSON holds as a string or number becomes what psycopg2 gives
