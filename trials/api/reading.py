@@ -137,9 +137,15 @@ def _conditions(rows) -> dict[int, list[SimpleNamespace]]:
     return by_trial
 
 
+# A trial's links, results and caveats in their model's order; the trials in any order (they are
+# grouped here), so not sorted by NCT number, which joined every row to its trial.
 AGENT_LINKS = IdsQuery(
-    lambda ids: TrialAgent.objects.filter(trial_id__in_ids=ids).values_list(
-        "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
+    lambda ids: (
+        TrialAgent.objects.filter(trial_id__in_ids=ids)
+        .order_by("trial_id", "agent__name")
+        .values_list(
+            "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
+        )
     )
 )
 # The targets of the agents of the trials `ids`.
@@ -190,8 +196,10 @@ def _nk_products(rows) -> dict[int, list[SimpleNamespace]]:
 
 
 RESULTS = IdsQuery(
-    lambda ids: Result.objects.filter(trial_id__in_ids=ids).values_list(
-        "trial_id", *_result_columns()
+    lambda ids: (
+        Result.objects.filter(trial_id__in_ids=ids)
+        .order_by("trial_id", "id")
+        .values_list("trial_id", *_result_columns())
     )
 )
 
@@ -204,8 +212,10 @@ def _results(rows) -> dict[int, list[SimpleNamespace]]:
 
 
 CAVEATS = IdsQuery(
-    lambda ids: Caveat.objects.filter(trial_id__in_ids=ids).values_list(
-        "trial_id", "agent__slug", *_caveat_columns()
+    lambda ids: (
+        Caveat.objects.filter(trial_id__in_ids=ids)
+        .order_by("trial_id", "id")
+        .values_list("trial_id", "agent__slug", *_caveat_columns())
     )
 )
 
