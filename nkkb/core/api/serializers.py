@@ -4,6 +4,7 @@ versions, and validation as admin does it."""
 import copy
 from operator import attrgetter
 
+from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import BigIntegerField
@@ -123,8 +124,9 @@ class PlainRepresentation:
     """
 
     def __init__(self, serializer: serializers.Serializer):
+        model = getattr(getattr(serializer, "Meta", None), "model", None)
         self.fields = [
-            (name, _plain_reader(field), _plain_formatter(field))
+            (name, _plain_reader(field, model), _plain_formatter(field), _kept_type(field))
             for name, field in serializer.fields.items()
             if not field.write_only
         ]
@@ -137,9 +139,13 @@ class PlainRepresentation:
 
     def __call__(self, record, context: dict) -> dict:
         representation = {}
-        for name, read, represent in self.fields:
+        for name, read, represent, kept_type in self.fields:
             value = read(record)
-            representation[name] = None if value is None else represent(value, context)
+            representation[name] = (
+                value
+                if value is None or value.__class__ is kept_type
+                else represent(value, context)
+            )
         return representation
 
 
@@ -147,18 +153,52 @@ def _itself(record):
     return record
 
 
-def _plain_reader(field):
+def _plain_reader(field, model):
+    """How `field` reads its value from a plain record of `model`'s (None: a serializer of no
+    model): a source that names model fields is read as it is; another may name a method,
+    called as DRF calls it."""
     if isinstance(field, ComputedListSerializer):
         return attrgetter(field.field_name)
     if field.source == "*":
         return _itself
     get = attrgetter(field.source)
+    if model is not None and _names_fields(model, field.source_attrs):
+        return get
 
     def read(record):
         value = get(record)
         return value() if callable(value) else value
 
     return read
+
+
+def _names_fields(model, names: list[str]) -> bool:
+    """Whether `names` are fields of `model`, each but the last a relation to the next's model."""
+    for name in names:
+        if model is None:
+            return False
+        try:
+            model_field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return False
+        model = model_field.related_model
+    return True
+
+
+def _kept_type(field) -> type | None:
+    """The type of value `field` represents as it is (its `to_representation` gives an equal
+    value of that type back): skipping the call for each such value, most of a record's, was a
+    large part of a representation's cost. None where there is none."""
+    to_representation = type(field).to_representation
+    if to_representation is serializers.CharField.to_representation:
+        return str  # str(value)
+    if to_representation is serializers.IntegerField.to_representation:
+        return int  # int(value); a bool is no int here, as True is not 1 in JSON
+    if to_representation is serializers.ChoiceField.to_representation and all(
+        type(choice) is str for choice in field.choice_strings_to_values.values()
+    ):
+        return str  # the choice whose text the value is: the value itself
+    return None
 
 
 def _plain_formatter(field):
