@@ -231,7 +231,9 @@ def test_migrate_creates_the_data_state_function_again():
     assert caching.read_data_state_counting(Hit("anon:192.0.2.1", 1, 60.0)) == (before, 1)
 
 
-def test_a_cached_answer_runs_two_queries_whatever_the_page_size(api, django_assert_num_queries):
+def test_a_cached_answer_reads_only_the_data_version_and_the_rate_limit(
+    api, django_assert_num_queries
+):
     for page_size in (10, 100):
         url = f"/api/v1/trials/?page_size={page_size}"
         first = api.get(url)

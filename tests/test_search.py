@@ -81,8 +81,8 @@ def test_the_index_answers_without_reading_every_title_or_nct_number():
 
 def test_names_lead_to_their_trials_through_the_facet_index_without_a_query():
     """An agent's, a product's or a target's name costs no query beyond the title's full-text
-    lookup once the catalogue and the facet index are read: a query of the link tables took
-    milliseconds per word at 100,000 trials (BENCHMARKS.md, "Issue 17, fourteenth round")."""
+    lookup once the catalogue and the facet index are read, where it cost a query of the link
+    tables (BENCHMARKS.md, "Issue 17, fourteenth round")."""
     for words in (["MEDI4736"], ["CyNK"], ["NKG2A"], ["NKG2A", "MEDI4736"]):
         expected = set(found(" ".join(words)))
         with data_version_per_request(), CaptureQueriesContext(connection) as queries:

@@ -179,8 +179,11 @@ class IdsQuery:
         self._compiled: dict[str, _Compiled] = {}
 
     def __call__(self, *ids_sets) -> list[tuple]:
+        return self._rows([_ids_parameter(ids) for ids in ids_sets])
+
+    def _rows(self, parameters: list) -> list[tuple]:
+        """The converted rows, `parameters` in the placeholders' places."""
         compiled = self.compiled()
-        parameters = [_ids_parameter(ids) for ids in ids_sets]
         return compiled.converted(sql_rows(compiled.sql, compiled.params_for(parameters)))
 
     def dicts(self, *ids_sets) -> list[dict]:
@@ -207,10 +210,7 @@ class KeyQuery(IdsQuery):
     placeholder = KeyPlaceholder
 
     def __call__(self, key: str) -> list[dict]:
-        compiled = self.compiled()
-        return compiled.named(
-            compiled.converted(sql_rows(compiled.sql, compiled.params_for([key])))
-        )
+        return self.compiled().named(self._rows([key]))
 
 
 # How a value that PostgreSQL's JSON holds as a string or number becomes what psycopg2 gives

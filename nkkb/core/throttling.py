@@ -32,18 +32,19 @@ def client_address(request) -> str:
 
 @dataclass(frozen=True)
 class Hit:
-    """A request to count against a client's rate: who, in which period, and the seconds left
-    until the next one."""
+    """A request to count against a client's rate: who, in which period, the seconds left
+    until the next one, and the hits a period allows."""
 
     client: str
     period: int
     remaining: float
+    allowed: int = 0
 
     @classmethod
-    def now(cls, client: str, period_seconds: int) -> "Hit":
+    def now(cls, client: str, period_seconds: int, allowed: int = 0) -> "Hit":
         now = time.time()
         period = int(now // period_seconds)
-        return cls(client, period, (period + 1) * period_seconds - now)
+        return cls(client, period, (period + 1) * period_seconds - now, allowed)
 
 
 def hit_statement(client: str = "%s", period: str = "%s") -> str:
@@ -90,8 +91,8 @@ class AnonRateThrottle(BaseThrottle):
         rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].get(self.scope)
         if rate is None or request.user.is_authenticated:
             return None
-        self.allowed, period_seconds = SimpleRateThrottle.parse_rate(self, rate)
-        return Hit.now(f"{self.scope}:{self.get_ident(request)}", period_seconds)
+        allowed, period_seconds = SimpleRateThrottle.parse_rate(self, rate)
+        return Hit.now(f"{self.scope}:{self.get_ident(request)}", period_seconds, allowed)
 
     def allow_request(self, request, view):
         self.seconds_to_wait = None
@@ -102,7 +103,7 @@ class AnonRateThrottle(BaseThrottle):
         hits = getattr(request, "counted_hits", {}).pop(hit.client, None)
         if hits is None:
             hits = count_hit(hit)
-        if hits <= self.allowed:
+        if hits <= hit.allowed:
             return True
         self.seconds_to_wait = hit.remaining
         return False
