@@ -83,6 +83,25 @@ def test_queries_read_together_give_the_rows_each_gives_alone():
     assert TRIAL_RELATIONS(ids, []) == {}
 
 
+def test_a_record_read_by_its_key_with_its_relations_is_its_row_and_their_rows():
+    """Every seed trial's row (converted as `values()` gives it) and the rows of each relation,
+    asked all or some: on PostgreSQL in one statement, the row read by the same function call."""
+    names = list(TRIAL_RELATIONS.queries)
+    postgresql = connection.vendor == "postgresql"
+    for trial_id, nct_id in Trial.objects.values_list("id", "nct_id"):
+        row = Trial.objects.filter(nct_id=nct_id).values(*TRIAL_COLUMNS).get()
+        for asked in (names, ["results", "registry_record"]):
+            with CaptureQueriesContext(connection) as statements:
+                found = TRIAL_RELATIONS.record(nct_id, asked)
+            assert found == (row, TRIAL_RELATIONS([trial_id], asked)), nct_id
+            assert len(statements) == (1 if postgresql else 1 + len(asked))
+        with CaptureQueriesContext(connection) as statements:
+            assert TRIAL_RELATIONS.record(nct_id, []) == (row, {})
+        assert len(statements) == 1
+    for missing in ("NCT00000000", "x' OR '1'='1"):
+        assert TRIAL_RELATIONS.record(missing, names) == (None, {})
+
+
 @pytest.mark.parametrize(
     "references",
     [[1, 2, 30], [], [2**70], [0.1, -2.5], {"nested": [None, True, "text"]}],

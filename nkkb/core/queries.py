@@ -236,65 +236,122 @@ class IdsQueries:
     cost: there each query runs alone.
     """
 
-    def __init__(self, name: str, queries: dict[str, IdsQuery]):
+    def __init__(self, name: str, queries: dict[str, IdsQuery], by_key: KeyQuery | None = None):
         self.function = f"nkkb_{name}"
         self.queries = queries
+        self.by_key = by_key
         _functions.append(self)
+
+    def _asked(self, names: Iterable[str]) -> list[str]:
+        asked = set(names)
+        return [name for name in self.queries if name in asked]
 
     def __call__(self, ids, names: Iterable[str]) -> dict[str, list[tuple]]:
         """{name: rows} of the queries `names` for `ids`."""
-        asked = set(names)
-        names = [name for name in self.queries if name in asked]
+        names = self._asked(names)
         if not names:
             return {}
         if connection.vendor != "postgresql":
             return {name: self.queries[name](ids) for name in names}
-        wanted = [name in names for name in self.queries]
         (arrays,) = sql_rows(
-            f"SELECT * FROM {self.function}(%s::bigint[], %s::boolean[])", [list(ids), wanted]
+            f"SELECT * FROM {self.function}(%s::bigint[], %s::boolean[])",
+            [list(ids), self._wanted(names)],
         )
-        found = {}
-        for name, array in zip(self.queries, arrays, strict=True):
-            if name in names:
-                compiled = self.queries[name].compiled()
-                rows = json.loads(array, parse_float=Decimal) if array else []
-                found[name] = compiled.converted(compiled.from_json(rows))
-        return found
+        return self._found(arrays, names)
+
+    def record(self, key: str, names: Iterable[str]) -> tuple[dict | None, dict[str, list[tuple]]]:
+        """The row of the record whose key is `key`, as `by_key` (a KeyQuery of rows that hold
+        their `id`) reads it, and {name: rows} of the queries `names` for it; (None, {})
+        where no record has that key. On PostgreSQL, one call of a second function
+        (`nkkb_<name>_by_key`) that reads the row and passes its id to the first: one round
+        trip for a record and its relations, where reading the row first cost one more."""
+        names = self._asked(names)
+        if not names or connection.vendor != "postgresql":
+            rows = self.by_key(key)
+            return (rows[0], self([rows[0]["id"]], names)) if rows else (None, {})
+        found = sql_rows(
+            f"SELECT * FROM {self.function}_by_key(%s, %s::boolean[])", [key, self._wanted(names)]
+        )
+        if not found:
+            return None, {}
+        record, *arrays = found[0]
+        compiled = self.by_key.compiled()
+        (row,) = compiled.named(_from_array(compiled, record))
+        return row, self._found(arrays, names)
+
+    def _wanted(self, names: list[str]) -> list[bool]:
+        return [name in names for name in self.queries]
+
+    def _found(self, arrays, names: list[str]) -> dict[str, list[tuple]]:
+        """{name: rows} of the queries `names`, from the function's arrays of every query."""
+        return {
+            name: _from_array(self.queries[name].compiled(), array)
+            for name, array in zip(self.queries, arrays, strict=True)
+            if name in names
+        }
 
     def create_function(self, database) -> None:
         """The function's first argument is the ids; the second says, per query, whether it
         is wanted (a query not wanted is not run). Each array holds its query's rows in the
-        order the query sorts them: an aggregate over a sorted subquery takes them so."""
-        arrays = []
-        for number, (name, query) in enumerate(self.queries.items(), start=1):
-            compiled = query.compiled()
-            assert all(compiled.placeholder_positions) and len(compiled.params) == sum(
-                map(len, compiled.placeholder_positions)
-            ), f"{name}: only the ids may be parameters of a function's query"
-            columns = [f"c{position}" for position in range(len(compiled.internal_types))]
-            # jsonb as its text, which the JSON field's converter reads, as it reads psycopg2's.
-            values = [
-                f"{column}::text" if internal_type == "JSONField" else column
-                for column, internal_type in zip(columns, compiled.internal_types, strict=True)
-            ]
-            statement = compiled.sql % (("$1",) * len(compiled.params))
-            arrays.append(
-                f"(SELECT json_agg(json_build_array({', '.join(values)}))::text "
-                f"FROM ({statement}) AS rows({', '.join(columns)}) WHERE $2[{number}])"
-            )
+        order the query sorts them: an aggregate over a sorted subquery takes them so. With
+        `by_key`, a second function takes the key in place of the ids."""
+        arrays = [
+            "(SELECT {} FROM {} WHERE $2[{}])".format(*_json_rows(query.compiled(), name), number)
+            for number, (name, query) in enumerate(self.queries.items(), start=1)
+        ]
         results = ", ".join(f"rows_{number} text" for number in range(1, len(arrays) + 1))
+        # Planned for any ids once per connection: left to choose, PostgreSQL planned it again
+        # for each call's ids, which cost several times running it (BENCHMARKS.md, "Issue 17,
+        # eleventh round").
+        generic = "LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan"
         # Dropped and made again at once: a worker still serving sees one or the other.
         with transaction.atomic(using=database.alias), database.cursor() as cursor:
             cursor.execute(f"DROP FUNCTION IF EXISTS {self.function}(bigint[], boolean[])")
             cursor.execute(
                 f"CREATE FUNCTION {self.function}(bigint[], boolean[]) "
-                f"RETURNS TABLE({results}) LANGUAGE plpgsql STABLE "
-                # Planned for any ids once per connection: left to choose, PostgreSQL planned
-                # it again for each call's ids, which cost several times running it
-                # (BENCHMARKS.md, "Issue 17, eleventh round").
-                "SET plan_cache_mode = force_generic_plan "
+                f"RETURNS TABLE({results}) {generic} "
                 f"AS $$ BEGIN RETURN QUERY SELECT {', '.join(arrays)}; END $$"
             )
+            cursor.execute(f"DROP FUNCTION IF EXISTS {self.function}_by_key(text, boolean[])")
+            if self.by_key is None:
+                return
+            compiled = self.by_key.compiled()
+            record, rows = _json_rows(compiled, "by_key")
+            record_id = f"c{compiled.names.index('id')}"
+            # The key matches one record or none; over none, the aggregate's id is null.
+            cursor.execute(
+                f"CREATE FUNCTION {self.function}_by_key(text, boolean[]) "
+                f"RETURNS TABLE(record text, {results}) {generic} "
+                "AS $$ BEGIN RETURN QUERY SELECT keyed.record, relations.* FROM "
+                f"(SELECT {record}, min({record_id})::bigint FROM {rows}) AS keyed(record, id) "
+                f"CROSS JOIN LATERAL {self.function}(ARRAY[keyed.id], $2) AS relations "
+                "WHERE keyed.id IS NOT NULL; END $$"
+            )
+
+
+def _json_rows(compiled: _Compiled, name: str) -> tuple[str, str]:
+    """SQL of the rows of a compiled query, its placeholders the function's first argument: an
+    aggregate of them as the text of a JSON array of arrays, and the FROM clause it reads."""
+    assert all(compiled.placeholder_positions) and len(compiled.params) == sum(
+        map(len, compiled.placeholder_positions)
+    ), f"{name}: only the ids or the key may be parameters of a function's query"
+    columns = [f"c{position}" for position in range(len(compiled.internal_types))]
+    # jsonb as its text, which the JSON field's converter reads, as it reads psycopg2's.
+    values = [
+        f"{column}::text" if internal_type == "JSONField" else column
+        for column, internal_type in zip(columns, compiled.internal_types, strict=True)
+    ]
+    statement = compiled.sql % (("$1",) * len(compiled.params))
+    return (
+        f"json_agg(json_build_array({', '.join(values)}))::text",
+        f"({statement}) AS rows({', '.join(columns)})",
+    )
+
+
+def _from_array(compiled: _Compiled, array: str | None) -> list[tuple]:
+    """The rows of a JSON array of a compiled query's rows, converted as the ORM converts them."""
+    rows = json.loads(array, parse_float=Decimal) if array else []
+    return compiled.converted(compiled.from_json(rows))
 
 
 _functions: list[IdsQueries] = []

@@ -7,8 +7,9 @@ PlainRepresentation formats them with the serializer's own fields (tests/test_re
 the two equal). What is derived (therapy classes, compatibility warnings, discrepancies) comes
 from the rule functions a model instance uses. Each relation that the requested fields need
 (`TrialSerializer.Meta.field_relations`) is read by one query by the trials' ids (on
-PostgreSQL all of them in one function call: TRIAL_RELATIONS), and each agent, product or
-condition becomes one plain record however many trials share it.
+PostgreSQL all of them in one function call: TRIAL_RELATIONS; for a trial read by its NCT
+number, the same call reads its row), and each agent, product or condition becomes one plain
+record however many trials share it.
 """
 
 import functools
@@ -17,7 +18,7 @@ from types import SimpleNamespace
 
 from agents.compatibility import CompatibilityWarning
 from agents.models import Agent, NKCellProduct, Target
-from nkkb.core.queries import IdsQueries, IdsQuery, row_record
+from nkkb.core.queries import IdsQueries, IdsQuery, KeyQuery, row_record
 from registry.api.serializers import RegistryRecordSerializer
 
 from ..discrepancies import Discrepancy, discrepancies_of
@@ -73,18 +74,37 @@ def trial_records(rows: list[dict], fields) -> list[TrialRow]:
     """The trials of `rows` with the relations that `fields` (names of TrialSerializer fields)
     read, all together by the trials' ids (TRIAL_RELATIONS); none for fields of the trial's
     own columns."""
+    trials = [TrialRow(**row) for row in rows]
+    if trials:
+        _relate(trials, TRIAL_RELATIONS([trial.id for trial in trials], _relations(fields)))
+    return trials
+
+
+def trial_record(nct_id: str, fields) -> TrialRow | None:
+    """The trial `nct_id` as trial_records gives it, its row read with its relations (on
+    PostgreSQL in one statement), or None where there is none."""
+    row, found = TRIAL_RELATIONS.record(nct_id, _relations(fields))
+    if row is None:
+        return None
+    trial = TrialRow(**row)
+    _relate([trial], found)
+    return trial
+
+
+def _relations(fields) -> set[str]:
+    """The names of the TRIAL_RELATIONS that `fields` read."""
     relations = {
         relation
         for name in fields
         for relation in TrialSerializer.Meta.field_relations.get(name, ())
     }
-    trials = [TrialRow(**row) for row in rows]
-    ids = [trial.id for trial in trials]
-    if not ids:
-        return trials
     if "trial_agents" in relations and "agents" in fields:
         relations.add("agent_targets")
-    found = TRIAL_RELATIONS(ids, relations)
+    return relations
+
+
+def _relate(trials: list[TrialRow], found: dict[str, list[tuple]]) -> None:
+    """Give each of `trials` its rows of the relations `found` ({name: rows})."""
     related = {}
     if "conditions" in found:
         related["conditions"] = _conditions(found["conditions"])
@@ -103,7 +123,6 @@ def trial_records(rows: list[dict], fields) -> list[TrialRow]:
         records = _registry_records(found["registry_record"])
         for trial in trials:
             trial.registry_record = records.get(trial.nct_id)
-    return trials
 
 
 def _ordering(relation: str, model) -> list[str]:
@@ -237,7 +256,11 @@ def _registry_records(rows) -> dict[str, SimpleNamespace]:
     return {record.nct_id: record for record in records}
 
 
-# The relations a trial's representation may read, each by the trials' ids.
+# A trial's own columns, by its NCT number.
+TRIAL_BY_NCT_ID = KeyQuery(lambda nct_id: trial_rows(Trial.objects.filter(nct_id=nct_id)))
+
+# The relations a trial's representation may read, each by the trials' ids, or with the trial's
+# row by its NCT number.
 TRIAL_RELATIONS = IdsQueries(
     "trial_relations",
     {
@@ -249,6 +272,7 @@ TRIAL_RELATIONS = IdsQueries(
         "caveats": CAVEATS,
         "registry_record": REGISTRY_RECORDS,
     },
+    by_key=TRIAL_BY_NCT_ID,
 )
 
 

@@ -10,7 +10,7 @@ from ..exports import trial_spreadsheet
 from ..filtersets import ConditionFilterSet, TrialFilterSet
 from ..models import Condition, Trial, parse_nct_id
 from ..search import search_suggestions
-from .reading import trial_records, trial_rows
+from .reading import trial_record, trial_records, trial_rows
 from .serializers import (
     ConditionSerializer,
     TrialSerializer,
@@ -47,6 +47,9 @@ class TrialViewSet(CuratedViewSetMixin, PlainReadsMixin, ModelViewSet):
 
     def plain_records(self, rows, fields):
         return trial_records(rows, fields)
+
+    def plain_record(self, key, fields):
+        return trial_record(key, fields)
 
     def list(self, request, *args, **kwargs):
         """A search that finds nothing says, in `X-Search-Suggestions`, what it might have

@@ -11,7 +11,6 @@ from rest_framework.settings import api_settings
 
 from ..changes import lock_writes
 from ..filtersets import filter_parameters
-from ..queries import KeyQuery
 from ..spreadsheet import export_filename
 from ..tables import MAX_EXPORT_ROWS
 from .exceptions import Conflict
@@ -41,15 +40,6 @@ def plain_representation(serializer_class) -> PlainRepresentation:
     return PlainRepresentation(serializer_class())
 
 
-@functools.cache
-def record_row_query(viewset_class) -> KeyQuery:
-    """The statement that reads one record's plain row by its key, compiled once per process."""
-    viewset = viewset_class()
-    return KeyQuery(
-        lambda key: viewset.plain_rows(viewset.get_queryset().filter(**{viewset.lookup_field: key}))
-    )
-
-
 class PlainReadsMixin(SparseFieldsMixin):
     """A ViewSet whose reads (list, CSV, record) are built from plain rows, in a fixed number of
     queries, rather than from model instances and nested serializers; writes keep the serializer,
@@ -58,8 +48,9 @@ class PlainReadsMixin(SparseFieldsMixin):
 
     The ViewSet reads: `plain_rows(queryset)`, its filtered records as `values()` rows, and
     `plain_records(rows, fields)`, those rows as plain records holding what the named fields of
-    its serializer read (nkkb.core.api.serializers.PlainRepresentation). It mixes this in after
-    CuratedViewSetMixin, whose `get_object` says which record is missing.
+    its serializer read (nkkb.core.api.serializers.PlainRepresentation), and `plain_record(key,
+    fields)`, one such record by its key. It mixes this in after CuratedViewSetMixin, whose
+    `get_object` says which record is missing.
     """
 
     READ_ACTIONS = frozenset({"list", "retrieve"})
@@ -68,6 +59,10 @@ class PlainReadsMixin(SparseFieldsMixin):
         raise NotImplementedError
 
     def plain_records(self, rows: list[dict], fields: list[str]) -> list:
+        raise NotImplementedError
+
+    def plain_record(self, key: str, fields: list[str]):
+        """The record whose key is `key` as `plain_records` gives it, or None."""
         raise NotImplementedError
 
     def filter_queryset(self, queryset):
@@ -80,7 +75,9 @@ class PlainReadsMixin(SparseFieldsMixin):
         # and the answer is read again from plain rows (written_representation).
         return queryset.prefetch_related(None)
 
-    def plain_representations(self, rows: list[dict]) -> list[dict]:
+    @functools.cached_property
+    def _plain_representation(self) -> tuple[PlainRepresentation, list[str]]:
+        """The representation of this request's records, and the serializer fields it holds."""
         serializer_class = self.get_serializer_class()
         representation = plain_representation(serializer_class)
         # As SparseFieldsMixin gives the serializer: a write answers with every field.
@@ -90,9 +87,11 @@ class PlainReadsMixin(SparseFieldsMixin):
             else None
         )
         if fields is None:
-            fields = serializer_class.Meta.fields
-        else:
-            representation = representation.selecting(fields)
+            return representation, serializer_class.Meta.fields
+        return representation.selecting(fields), fields
+
+    def plain_representations(self, rows: list[dict]) -> list[dict]:
+        representation, fields = self._plain_representation
         context = self.get_serializer_context()
         return [representation(record, context) for record in self.plain_records(rows, fields)]
 
@@ -104,21 +103,26 @@ class PlainReadsMixin(SparseFieldsMixin):
         return self.get_paginated_response(self.plain_representations(page))
 
     def get_object(self):
-        """A record to read, where no filter narrows the records (as in nearly every read of
-        one), by a statement compiled once: building its query through the filters and the ORM
-        cost more than the rest of reading its row (BENCHMARKS.md, "Issue 17, thirteenth
-        round"). Otherwise, and for writes, as DRF finds it."""
-        filters = [*filter_parameters(self.filterset_class), api_settings.SEARCH_PARAM]
-        if self.action != "retrieve" or any(name in self.request.query_params for name in filters):
+        """For a read, the record as `plain_records` gives it. Where no filter narrows the
+        records (as in nearly every read of one), by `plain_record`, statements compiled once
+        that read the record and its relations together: building its query through the
+        filters and the ORM cost more than the rest of reading its row (BENCHMARKS.md, "Issue
+        17, thirteenth round"). Otherwise, and for writes, as DRF finds it."""
+        if self.action != "retrieve":
             return super().get_object()
-        rows = record_row_query(type(self))(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
-        if not rows:
+        _, fields = self._plain_representation
+        filters = [*filter_parameters(self.filterset_class), api_settings.SEARCH_PARAM]
+        if any(name in self.request.query_params for name in filters):
+            return self.plain_records([super().get_object()], fields)[0]
+        record = self.plain_record(self.kwargs[self.lookup_url_kwarg or self.lookup_field], fields)
+        if record is None:
             raise Http404
-        self.check_object_permissions(self.request, rows[0])
-        return rows[0]
+        self.check_object_permissions(self.request, record)
+        return record
 
     def retrieve(self, request, *args, **kwargs):
-        return Response(self.plain_representations([self.get_object()])[0])
+        representation, _ = self._plain_representation
+        return Response(representation(self.get_object(), self.get_serializer_context()))
 
     def written_representation(self, record) -> dict:
         """The record just written, read again from plain rows: the serializer's nested fields
