@@ -167,7 +167,7 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 200},
     },
     "shared_responses": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "BACKEND": "nkkb.core.caching.SharedResponseCache",
         "LOCATION": os.environ.get("RESPONSE_CACHE_DIR", str(BASE_DIR / "var" / "responses")),
         "KEY_PREFIX": hashlib.sha256(
             repr([DATABASES["default"][key] for key in ("ENGINE", "NAME", "HOST", "PORT")]).encode()

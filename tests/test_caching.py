@@ -1,5 +1,6 @@
 """HTTP caching: ETag/Last-Modified from the data version, 304s, and the response cache."""
 
+import itertools
 import os
 import subprocess
 import sys
@@ -405,3 +406,23 @@ def test_without_a_data_version_the_view_answers_as_usual(client, monkeypatch):
     monkeypatch.setattr(caching, "data_version", unreachable)
     response = client.get("/trials/")
     assert response.status_code == 200 and "ETag" not in response
+
+
+def test_the_shared_directory_is_culled_on_one_store_in_so_many_and_stays_bounded(
+    tmp_path, monkeypatch
+):
+    """A cull lists every file of the directory: one store in CULL_ONE_IN culls, and the
+    directory still holds at most CULL_ONE_IN files past MAX_ENTRIES."""
+    most = 3 * caching.CULL_ONE_IN
+    cache = caching.SharedResponseCache(str(tmp_path), {"OPTIONS": {"MAX_ENTRIES": most}})
+    draws = itertools.count()
+    monkeypatch.setattr(caching.random, "randrange", lambda n: next(draws) % n)
+    listings = []
+    list_files = cache._list_cache_files
+    monkeypatch.setattr(cache, "_list_cache_files", lambda: listings.append(1) or list_files())
+    stores = 10 * caching.CULL_ONE_IN
+    for number in range(stores):
+        cache.set(f"response-{number}", (b"body", {}))
+    assert len(listings) == stores // caching.CULL_ONE_IN
+    assert most <= len(list(tmp_path.glob("*.djcache"))) <= most + caching.CULL_ONE_IN
+    assert cache.get(f"response-{stores - 1}") == (b"body", {})

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import logging
 import os
+import random
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -47,6 +48,8 @@ RENDER_WAIT_SECONDS = 0.5
 RENDER_POLL_SECONDS = 0.002
 # Larger bodies (a whole selection as CSV) would crowd everything else out of the cache.
 MAX_CACHED_BODY = 256 * 1024
+# The shared directory is culled on one store in this many (SharedResponseCache).
+CULL_ONE_IN = 20
 # Open proposals change without a write to the knowledge base, so no data version covers them.
 UNCACHED_PATH_PREFIXES = ("/admin/", "/static/", "/feeds/proposals/")
 # A client's copy must be revalidated on every use: a curator may change the data at any time.
@@ -366,6 +369,17 @@ class RenderClaim:
             return time.time() - self.path.stat().st_mtime > RENDER_WAIT_SECONDS
         except FileNotFoundError:
             return True  # released meanwhile, its answer not stored
+
+
+class SharedResponseCache(FileBasedCache):
+    """Django's file-based cache, its directory culled on one store in CULL_ONE_IN rather than
+    on every one: a cull lists every file of the directory, which cost more than storing the
+    answer itself (BENCHMARKS.md, "Issue 17, fifteenth round"). Between culls the directory
+    may hold a few more files than MAX_ENTRIES."""
+
+    def _cull(self):
+        if random.randrange(CULL_ONE_IN) == 0:
+            super()._cull()
 
 
 class DataVersionCacheMiddleware:
