@@ -354,6 +354,23 @@ def test_an_order_whose_mend_meets_a_record_it_never_read_is_read_again():
 
 
 @pytest.mark.django_db
+def test_a_write_that_leaves_each_record_in_its_place_keeps_the_order_without_a_copy():
+    """A title edited leaves its trial where it was: the order is kept as it is (at registry
+    scale, copying every id and searching the copy twice was most of a mend). A trial
+    renumbered, or deleted, is moved or dropped in a copy."""
+    ids = record_order.ordered_ids(Trial)
+    trial = Trial.objects.order_by("nct_id")[3]
+    Trial.objects.filter(pk=trial.pk).update(title="A title edited")
+    assert record_order._placed(Trial, ids, {trial.pk}) is ids
+    Trial.objects.filter(pk=trial.pk).update(nct_id="NCT99999999")
+    renumbered = record_order._placed(Trial, ids, {trial.pk})
+    in_order = list(Trial.objects.order_by("nct_id").values_list("pk", flat=True))
+    assert renumbered is not ids and list(renumbered) == in_order
+    Trial.objects.filter(pk=trial.pk).delete()
+    assert list(record_order._placed(Trial, renumbered, {trial.pk})) == in_order[:-1]
+
+
+@pytest.mark.django_db
 def test_a_walk_reads_no_row_of_the_ordering_however_many_trials_come_before_the_page(
     monkeypatch,
 ):

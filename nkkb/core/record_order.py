@@ -84,32 +84,52 @@ def _mend(model: type[Model], order: RecordOrder) -> bool:
 
 
 def _placed(model: type[Model], ids: array, touched) -> array | None:
-    """A copy of `ids` with each of the records `touched` where it now is (a deleted one
-    gone), after the record that precedes it in the ordering; None where that record is not
+    """`ids` with each of the records `touched` where it now is (a deleted one gone), after
+    the record that precedes it in the ordering: `ids` itself where each already is (a write
+    that left the ordered field as it was), else a copy; None where a preceding record is not
     among `ids` (written after the position being mended to, by a write that ended meanwhile)."""
+    field = ordered_field(model)
+    records = model._default_manager.order_by()
+    # In the ordering's order, as the database sorts: a record's predecessor, if touched too,
+    # is then placed first.
+    keys = records.filter(pk__in=touched).order_by(field).values_list("pk", field)
+    previous = {
+        pk: records.filter(**{f"{field}__lt": key})
+        .order_by(f"-{field}")
+        .values_list("pk", flat=True)
+        .first()
+        for pk, key in keys
+    }
+    if all(_follows(ids, pk, previous.get(pk, _GONE)) for pk in touched):
+        return ids
     placed = array("Q", ids)
     for pk in touched:
         try:
             del placed[placed.index(pk)]
         except ValueError:
             pass  # a record added since
-    field = ordered_field(model)
-    records = model._default_manager.order_by()
-    # In the ordering's order, as the database sorts: a record's predecessor, if touched too,
-    # is then placed first.
-    keys = records.filter(pk__in=touched).order_by(field).values_list("pk", field)
-    for pk, key in keys:
-        previous = (
-            records.filter(**{f"{field}__lt": key})
-            .order_by(f"-{field}")
-            .values_list("pk", flat=True)
-            .first()
-        )
+    for pk, before in previous.items():
         try:
-            placed.insert(0 if previous is None else placed.index(previous) + 1, pk)
+            placed.insert(0 if before is None else placed.index(before) + 1, pk)
         except ValueError:
             return None
     return placed
+
+
+# A deleted record's place: none.
+_GONE = object()
+
+
+def _follows(ids: array, pk: int, previous) -> bool:
+    """Whether record `pk` is where `ids` should hold it: right after `previous` (first where
+    None), or absent where it is _GONE."""
+    try:
+        place = ids.index(pk)
+    except ValueError:
+        return previous is _GONE
+    if previous is _GONE:
+        return False
+    return (ids[place - 1] if place else None) == previous
 
 
 @functools.cache
