@@ -58,6 +58,9 @@ class SerializerReadsTrialViewSet(TrialViewSet):
     def filter_queryset(self, queryset):
         return super(PlainReadsMixin, self).filter_queryset(queryset)
 
+    def get_object(self):
+        return super(PlainReadsMixin, self).get_object()
+
 
 def answer(viewset, action: str, path: str, query: dict, **kwargs) -> bytes:
     request = APIRequestFactory().get(path, query, HTTP_HOST="127.0.0.1")
