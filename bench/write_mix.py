@@ -17,16 +17,13 @@ writes cost (BENCHMARKS.md, "Issue 17, seventh round").
 
 It prints, per kind of round, the median across rounds (with min-max) of: read throughput, read
 latency, the workers' CPU seconds per second of the round (from /proc), and in the write rounds
-the CPU per write (the workers' CPU beyond what the same number of reads cost in the read-only
-rounds, divided by the writes: the write itself, and every worker bringing its facet index and
-caches up to date) and the slowest of the first reads after each write, as many as there are
+the CPU per write and the slowest of the first reads after each write, as many as there are
 workers (each worker's first list page after the write, which must read what changed), with how
-many of those passed 100 ms and which (round, write of the round).
-
-The read-only rounds' CPU moves from round to round by more than the writes of a round cost at
-one write a second (BENCHMARKS.md, "Issue 17, ninth round"). To measure the CPU of a write,
-write four times a second (`--interval 0.25`): each worker still reads between two writes, and
-that spread is shared among four times as many writes.
+many of those passed 100 ms and which (round, write of the round). The CPU per write is the
+workers' CPU beyond what the same number of list pages cost in the read-only rounds (the
+writer's timed pages counted among them), divided by the writes: the curator's read of the
+trial before the write, the write itself, and every worker bringing its facet index and caches
+up to date, the first page rendered again after the write included.
 """
 
 import argparse
@@ -110,7 +107,7 @@ class Writer(threading.Thread):
         self.port, self.token, self.nct_ids = port, token, nct_ids
         self.interval, self.probes = interval, probes
         self.stopping = threading.Event()
-        self.writes, self.errors, self.first_reads = 0, 0, []
+        self.writes, self.errors, self.first_reads, self.pages = 0, 0, [], 0
 
     def request(self, method, path, body=None):
         connection = HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -144,6 +141,7 @@ class Writer(threading.Thread):
                 response = connection.getresponse()
                 response.read()
                 slowest = max(slowest, time.perf_counter() - started)
+                self.pages += 1
                 connection.close()
             self.first_reads.append(slowest)
 
@@ -191,6 +189,7 @@ def measure(server, port, duration, rate, writer=None) -> dict:
             "writes": writer.writes,
             "write_errors": writer.errors,
             "first_read_after_write_ms": [value * 1000 for value in writer.first_reads],
+            "writer_pages": writer.pages,
         }
     return figures
 
@@ -231,7 +230,8 @@ def summarise(rounds: list[dict]) -> dict:
     mixed = [round_["reads + writes"] for round_ in rounds]
     cpu_per_read = statistics.median(figures["cpu_seconds"] / figures["reads"] for figures in reads)
     per_write = [
-        (figures["cpu_seconds"] - figures["reads"] * cpu_per_read) / max(figures["writes"], 1)
+        (figures["cpu_seconds"] - (figures["reads"] + figures["writer_pages"]) * cpu_per_read)
+        / max(figures["writes"], 1)
         for figures in mixed
     ]
     first_reads = [value for figures in mixed for value in figures["first_read_after_write_ms"]]

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent
-from nkkb.core.queries import IdsQuery, KeyQuery
-from trials.api.reading import TRIAL_COLUMNS, TRIAL_RELATIONS
+from nkkb.core.queries import IdsQuery
+from trials.api.reading import TRIAL_BY_NCT_ID, TRIAL_COLUMNS, TRIAL_RELATIONS
 from trials.models import Trial, TrialAgent
 
 pytestmark = pytest.mark.django_db
@@ -47,13 +47,12 @@ def test_a_compiled_ids_query_reads_the_ids_of_each_call():
 
 def test_a_compiled_key_query_reads_the_rows_values_gives_for_each_key():
     """Named and converted as `values()` gives them: dates, times, JSON, booleans, NULLs."""
-    trial_by_nct_id = KeyQuery(lambda key: Trial.objects.filter(nct_id=key).values(*TRIAL_COLUMNS))
     for nct_id in Trial.objects.values_list("nct_id", flat=True):
         expected = list(Trial.objects.filter(nct_id=nct_id).values(*TRIAL_COLUMNS))
-        assert trial_by_nct_id(nct_id) == expected
-    assert trial_by_nct_id("NCT00000000") == []
+        assert TRIAL_BY_NCT_ID(nct_id) == expected
+    assert TRIAL_BY_NCT_ID("NCT00000000") == []
     # A key is a parameter, never SQL.
-    assert trial_by_nct_id("x' OR '1'='1") == []
+    assert TRIAL_BY_NCT_ID("x' OR '1'='1") == []
 
 
 def by_record(rows: list[tuple]) -> dict:
