@@ -2,6 +2,7 @@
 through the full-text index of trials/search.py, on SQLite and PostgreSQL alike."""
 
 import re
+from importlib import import_module
 
 import pytest
 from django.db import connection
@@ -12,7 +13,7 @@ from agents.models import Agent
 from nkkb.core.caching import data_version_per_request
 from trials.filtersets import TrialFilterSet
 from trials.models import Trial
-from trials.search import trials_matching_words
+from trials.search import Spelling, _titled, trials_matching_words
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +77,73 @@ def test_the_index_answers_without_reading_every_title_or_nct_number():
         assert found("haplo")
     searched = " ".join(query["sql"] for query in queries)
     assert not re.search(r'"(title|nct_id)"\S* LIKE', searched)
-    assert ("MATCH" if connection.vendor == "sqlite" else "@@ to_tsquery") in searched
+    assert ("MATCH" if connection.vendor == "sqlite" else "trials_trial_search_word") in searched
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's table of the index's words"
+)
+
+
+def _words_table() -> set[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT word, block, ids FROM trials_trial_search_word")
+        return {(word, block, tuple(sorted(ids))) for word, block, ids in cursor.fetchall()}
+
+
+def _words_rebuilt() -> set[tuple]:
+    """The words' table as migration 0012 builds it from the search table."""
+    block_bits = import_module("trials.migrations.0012_postgres_search_words").BLOCK_BITS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word, id >> %s, array_agg(id ORDER BY id) FROM trials_trial_search, "
+            "unnest(tsvector_to_array(document)) AS word GROUP BY 1, 2",
+            [block_bits],
+        )
+        return {(word, block, tuple(ids)) for word, block, ids in cursor.fetchall()}
+
+
+@postgresql_only
+def test_the_words_table_follows_every_write_as_a_rebuild_would_hold_it():
+    assert _words_table() == _words_rebuilt() and _words_table()
+    trial = Trial.objects.create(nct_id="NCT09999903", title="Zeppelin NK engager for leukemia")
+    moved = Trial.objects.create(id=5000, nct_id="NCT09999904", title="Zeppelin in a new block")
+    assert _words_table() == _words_rebuilt()
+    trial.title = "Dirigible NK engager for leukemia"  # one word dropped, one added
+    trial.save()
+    moved.nct_id = "NCT09999905"
+    moved.save()
+    assert _words_table() == _words_rebuilt()
+    assert found("zeppelin") == {"NCT09999905"} and found("dirigible") == {"NCT09999903"}
+    with connection.cursor() as cursor:  # a row of the search table given another id
+        cursor.execute("UPDATE trials_trial_search SET id = 9000 WHERE id = %s", [moved.pk])
+    trial.delete()
+    assert _words_table() == _words_rebuilt()
+    assert found("dirigible") == set()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE trials_trial_search")
+    assert _words_table() == set()
+
+
+@postgresql_only
+def test_a_word_finds_through_the_words_table_what_the_full_text_index_finds():
+    """Every word of every title and NCT number, whole and as the start of a longer one: the
+    trials read from the words' table are those the search table's GIN index finds."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT word FROM trials_trial_search_word")
+        words = [word for (word,) in cursor.fetchall()]
+    assert len(words) > 200
+    ways = [Spelling((word,), prefix) for word in words for prefix in (False, True)]
+    ways += [Spelling((word[:3],), True) for word in words if len(word) > 3]
+    for way in ways:
+        query = way.parts[0] + (":*" if way.prefix else "")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM trials_trial_search WHERE document @@ to_tsquery('simple', %s)",
+                [query],
+            )
+            expected = {trial_id for (trial_id,) in cursor.fetchall()}
+        assert set(_titled([way])) == expected, way
 
 
 def test_names_lead_to_their_trials_through_the_facet_index_without_a_query():

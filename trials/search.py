@@ -12,7 +12,9 @@ and conditions.
 
 The NCT number and title are searched through a full-text index of their own table, each row a
 trial's id and words: FTS5 on SQLite (migration 0003), a `simple` tsvector with a GIN index on
-PostgreSQL (migration 0011). The names come from the catalogue, a few hundred rows read once
+PostgreSQL (migration 0011), whose words migration 0012 keeps with their trials' ids, so that a
+word's trials are read from a few rows (a phrase still reads the tsvectors, which hold the
+words' positions). The names come from the catalogue, a few hundred rows read once
 per data version (four queries, whatever the number of words) and matched here; the agents,
 products and targets they name lead to trials through the FilterSet's facet index (the trials
 of each agent, product and target, kept per data version by nkkb.core.facets), the conditions
@@ -46,6 +48,7 @@ WORD_PART = re.compile(r"[^\W_]+")
 LETTERS_DIGITS = re.compile(r"[^\W\d_]+|\d+")
 NCT_PREFIX = re.compile(r"^nct\d*$")
 SEARCH_TABLE = "trials_trial_search"
+WORDS_TABLE = "trials_trial_search_word"
 POSTGRES_CONFIG = "simple"
 MAX_SUGGESTIONS = 3
 MAX_REMEMBERED_WORDS = 1_000
@@ -293,6 +296,33 @@ def _titled(ways: list[Spelling]) -> list[int]:
     """Ids of the trials whose NCT number or title holds one of `ways`: its parts as
     consecutive words, the last one a word's start where it may be."""
     if connection.vendor == "postgresql":
+        sql, params = _postgres_titled(ways)
+        return [trial_id for (ids,) in sql_rows(sql, params) if ids for trial_id in ids]
+    alternatives = " OR ".join(
+        f'"{" ".join(way.parts)}"' + ("*" if way.prefix else "") for way in ways
+    )
+    # The index's rowids are the trials' ids (an external-content table kept by triggers,
+    # migration 0003). Read from the index's table alone, without a lookup of each match in the
+    # trials' table: that lookup was most of a common word's time.
+    sql = f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH %s"
+    return [trial_id for (trial_id,) in sql_rows(sql, [alternatives])]
+
+
+def _postgres_titled(ways: list[Spelling]) -> tuple[str, list]:
+    """One statement giving rows of trial ids for `ways`: a one-part way's ids from the words'
+    table (migration 0012), a few rows however many trials have the word; the phrases' from
+    the search table (migration 0011), whose word positions they need."""
+    words = [way for way in ways if len(way.parts) == 1]
+    phrases = [way for way in ways if len(way.parts) > 1]
+    selects, params = [], []
+    if words:
+        # A part holds letters and digits only (WORD_PART): nothing LIKE would read as a pattern.
+        selects.append(
+            f"SELECT ids FROM {WORDS_TABLE} WHERE "
+            + " OR ".join("word LIKE %s" if way.prefix else "word = %s" for way in words)
+        )
+        params += [way.parts[0] + ("%" if way.prefix else "") for way in words]
+    if phrases:
         alternatives = " | ".join(
             "("
             + " <-> ".join(
@@ -300,19 +330,11 @@ def _titled(ways: list[Spelling]) -> list[int]:
                 for index, part in enumerate(way.parts)
             )
             + ")"
-            for way in ways
+            for way in phrases
         )
-        # Migration 0011's table of each trial's id and document, read alone as on SQLite.
-        sql = f"SELECT id FROM {SEARCH_TABLE} WHERE document @@ to_tsquery(%s::regconfig, %s)"
-        params = [POSTGRES_CONFIG, alternatives]
-    else:
-        alternatives = " OR ".join(
-            f'"{" ".join(way.parts)}"' + ("*" if way.prefix else "") for way in ways
+        selects.append(
+            f"SELECT array_agg(id) FROM {SEARCH_TABLE} "
+            "WHERE document @@ to_tsquery(%s::regconfig, %s)"
         )
-        # The index's rowids are the trials' ids (an external-content table kept by triggers,
-        # migration 0003).
-        sql = f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH %s"
-        params = [alternatives]
-    # Read from the index's table alone, without a lookup of each match in the trials' table:
-    # that lookup was most of a common word's time.
-    return [trial_id for (trial_id,) in sql_rows(sql, params)]
+        params += [POSTGRES_CONFIG, alternatives]
+    return " UNION ALL ".join(selects), params
