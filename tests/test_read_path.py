@@ -18,6 +18,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from agents.choices import CD16Status
 from agents.compatibility import UNRECORDED
 from agents.models import Agent, NKCellProduct
+from nkkb.core import facets
 from nkkb.core.api import renderers
 from nkkb.core.api.filters import selected_fields
 from nkkb.core.caching import (
@@ -27,6 +28,7 @@ from nkkb.core.caching import (
     data_version_per_request,
     newest_rows_statement,
 )
+from trials.api.reading import trial_records, trial_rows
 from trials.api.serializers import TrialSerializer
 from trials.api.views import TrialCSVRenderer, TrialViewSet
 from trials.discrepancies import trial_discrepancies
@@ -112,6 +114,42 @@ def test_a_page_of_synthetic_trials_reads_as_the_serializer_gives_it(
     call_command("generate_synthetic", "--trials", 150, stdout=None)
     trials = assert_list_reads_as_serialized(api, f"q=synthetic&{selection}")
     assert len(trials) == 100 and all(trial.nct_id.startswith("NCT9") for trial in trials)
+
+
+@pytest.mark.parametrize(
+    "selection", ["therapy_class=cytokine", "agent=il-15&fields=agents,therapy_classes", "q=NK"]
+)
+def test_a_walked_page_reads_as_the_serializer_gives_it(api, monkeypatch, selection):
+    """A selection's page found by walking the default ordering (nkkb.core.facets): on
+    PostgreSQL taken as its ids, its rows read with its relations."""
+    monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
+    assert_list_reads_as_serialized(api, selection)
+
+
+def test_a_walked_page_reads_its_rows_in_its_relations_statement_on_postgresql(api, monkeypatch):
+    monkeypatch.setattr(facets, "MIN_WALKED_IDS", 0)
+    url = f"{V1}/trials/?therapy_class=cytokine&page_size=5"
+    assert api.get(url).json()["count"] > 10  # reads the facet index
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get(f"{V1}/trials/?therapy_class=cytokine&page_size=5&page=2").json()["results"]
+    statements = [query["sql"] for query in queries]
+    if connection.vendor == "postgresql":
+        # The data version, then the page's rows with their relations.
+        assert len(statements) == 2 and "nkkb_trial_relations(" in statements[1], statements
+    else:
+        # The rate limit, the data version, the rows, then each relation.
+        assert len(statements) == 3 + 7, statements
+
+
+def test_trials_read_by_their_ids_are_the_trials_read_from_their_rows():
+    rows = list(trial_rows(Trial.objects.all()))[::-1]
+    ids = [row["id"] for row in rows]
+    fields = TrialSerializer.Meta.fields
+    from_rows = trial_records(rows, fields)
+    assert len(from_rows) == 58 and [trial.id for trial in from_rows] == ids
+    assert trial_records(ids, fields) == from_rows
+    # A trial deleted since its id was read is left out.
+    assert trial_records([*ids, max(ids) + 1], fields) == from_rows
 
 
 def test_values_the_seed_lacks_read_the_same_both_ways(api):

@@ -24,7 +24,7 @@ from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import CharField, F, Model, QuerySet, Value
 from django.db.models.constants import LOOKUP_SEP
-from django.db.models.query import ValuesIterable
+from django.db.models.query import FlatValuesListIterable, ValuesIterable
 from django.http import QueryDict
 from django.urls import get_resolver
 from django.utils.http import urlencode
@@ -537,10 +537,14 @@ class SelectedQuerySet(QuerySet):
         return among.filter(pk__in_ids=ids)
 
     def _rows_among(self, ids: list[int]) -> list:
-        """What `_among(ids)` reads; for rows of the model's own columns (`values()`, the API's
-        pages), by a statement compiled once per set of columns: building the query through the
-        ORM cost more than running it."""
+        """What `_among(ids)` reads: for the ids alone (`values_list("pk", flat=True)`, the
+        API's pages) `ids`, without a query; for rows of the model's own columns (`values()`),
+        by a statement compiled once per set of columns: building the query through the ORM
+        cost more than running it."""
         query = self.query
+        pk = ("pk",), (self.model._meta.pk.name,)
+        if self._iterable_class is FlatValuesListIterable and query.values_select in pk:
+            return ids
         if (
             self._iterable_class is not ValuesIterable
             or self.db != DEFAULT_DB_ALIAS

@@ -5,11 +5,11 @@ TrialSerializer stays the definition of the representation: the records built he
 its fields read, under the names they read it by, and nkkb.core.api.serializers'
 PlainRepresentation formats them with the serializer's own fields (tests/test_read_path.py holds
 the two equal). What is derived (therapy classes, compatibility warnings, discrepancies) comes
-from the rule functions a model instance uses. Each relation that the requested fields need
-(`TrialSerializer.Meta.field_relations`) is read by one query by the trials' ids (on
-PostgreSQL all of them in one function call: TRIAL_RELATIONS; for a trial read by its NCT
-number, the same call reads its row), and each agent, product or condition becomes one plain
-record however many trials share it.
+from the rule functions a model instance uses. The trials' rows, and each relation that the
+requested fields need (`TrialSerializer.Meta.field_relations`), are read by one query each by
+the trials' ids (on PostgreSQL all of them in one function call: TRIAL_RELATIONS; for a trial
+read by its NCT number, a second function reads its row by that number), and each agent,
+product or condition becomes one plain record however many trials share it.
 """
 
 import functools
@@ -70,20 +70,31 @@ def trial_rows(queryset):
     return queryset.prefetch_related(None).values(*TRIAL_COLUMNS)
 
 
-def trial_records(rows: list[dict], fields) -> list[TrialRow]:
-    """The trials of `rows` with the relations that `fields` (names of TrialSerializer fields)
-    read, all together by the trials' ids (TRIAL_RELATIONS); none for fields of the trial's
-    own columns."""
-    trials = [TrialRow(**row) for row in rows]
-    if trials:
-        _relate(trials, TRIAL_RELATIONS([trial.id for trial in trials], _relations(fields)))
+def trial_records(page: list[dict] | list[int], fields) -> list[TrialRow]:
+    """The trials of `page` (rows of their own columns, or their ids), in its order, with the
+    relations that `fields` (names of TrialSerializer fields) read: all together by the trials'
+    ids (TRIAL_RELATIONS; on PostgreSQL one statement), with the trials' rows where `page` is
+    ids; no relation for fields of the trial's own columns. A trial deleted since its id was
+    read is left out."""
+    if not page:
+        return []
+    relations = relations_read(fields)
+    if isinstance(page[0], dict):
+        trials = [TrialRow(**row) for row in page]
+        found = TRIAL_RELATIONS([trial.id for trial in trials], relations)
+    else:
+        found = TRIAL_RELATIONS(page, {"trials", *relations})
+        rows = TRIAL_ROWS.compiled().named(found["trials"])
+        read = {row["id"]: TrialRow(**row) for row in rows}
+        trials = [read[trial_id] for trial_id in page if trial_id in read]
+    _relate(trials, found)
     return trials
 
 
 def trial_record(nct_id: str, fields) -> TrialRow | None:
     """The trial `nct_id` as trial_records gives it, its row read with its relations (on
     PostgreSQL in one statement), or None where there is none."""
-    row, found = TRIAL_RELATIONS.record(nct_id, _relations(fields))
+    row, found = TRIAL_RELATIONS.record(nct_id, relations_read(fields))
     if row is None:
         return None
     trial = TrialRow(**row)
@@ -91,7 +102,7 @@ def trial_record(nct_id: str, fields) -> TrialRow | None:
     return trial
 
 
-def _relations(fields) -> set[str]:
+def relations_read(fields) -> set[str]:
     """The names of the TRIAL_RELATIONS that `fields` read."""
     relations = {
         relation
@@ -258,12 +269,15 @@ def _registry_records(rows) -> dict[str, SimpleNamespace]:
 
 # A trial's own columns, by its NCT number.
 TRIAL_BY_NCT_ID = KeyQuery(lambda nct_id: trial_rows(Trial.objects.filter(nct_id=nct_id)))
+# Trials' own columns, by their ids, in any order.
+TRIAL_ROWS = IdsQuery(lambda ids: trial_rows(Trial.objects.filter(pk__in_ids=ids)).order_by())
 
-# The relations a trial's representation may read, each by the trials' ids, or with the trial's
-# row by its NCT number.
+# The trials' rows and the relations a trial's representation may read, each by the trials'
+# ids, or the relations with the trial's row by its NCT number.
 TRIAL_RELATIONS = IdsQueries(
     "trial_relations",
     {
+        "trials": TRIAL_ROWS,
         "conditions": CONDITION_LINKS,
         "trial_agents": AGENT_LINKS,
         "agent_targets": AGENT_TARGETS,
