@@ -93,13 +93,8 @@ def _words_table() -> set[tuple]:
 
 def _words_rebuilt() -> set[tuple]:
     """The words' table as migration 0012 builds it from the search table."""
-    block_bits = import_module("trials.migrations.0012_postgres_search_words").BLOCK_BITS
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT word, id >> %s, array_agg(id ORDER BY id) FROM trials_trial_search, "
-            "unnest(tsvector_to_array(document)) AS word GROUP BY 1, 2",
-            [block_bits],
-        )
+        cursor.execute(import_module("trials.migrations.0012_postgres_search_words").WORDS)
         return {(word, block, tuple(ids)) for word, block, ids in cursor.fetchall()}
 
 

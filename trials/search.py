@@ -263,7 +263,7 @@ def _word_trial_ids(word: str, catalogue: Catalogue, filterset_class) -> BitMap6
     ways = spellings(word)
     if not ways:
         return BitMap64()
-    found = BitMap64(_titled(ways))
+    found = _titled(ways)
     named = catalogue.matching(ways)
     version = data_version()[0]
     # The facets count a trial under each agent it gives, product it uses and target one of
@@ -292,12 +292,16 @@ CONDITION_TRIALS = IdsQuery(
 )
 
 
-def _titled(ways: list[Spelling]) -> list[int]:
+def _titled(ways: list[Spelling]) -> BitMap64:
     """Ids of the trials whose NCT number or title holds one of `ways`: its parts as
     consecutive words, the last one a word's start where it may be."""
     if connection.vendor == "postgresql":
-        sql, params = _postgres_titled(ways)
-        return [trial_id for (ids,) in sql_rows(sql, params) if ids for trial_id in ids]
+        found = BitMap64()
+        # Each row's array added whole: a common word's ids are most of the search's work.
+        for (ids,) in sql_rows(*_postgres_titled(ways)):
+            if ids:
+                found.update(ids)
+        return found
     alternatives = " OR ".join(
         f'"{" ".join(way.parts)}"' + ("*" if way.prefix else "") for way in ways
     )
@@ -305,7 +309,7 @@ def _titled(ways: list[Spelling]) -> list[int]:
     # migration 0003). Read from the index's table alone, without a lookup of each match in the
     # trials' table: that lookup was most of a common word's time.
     sql = f"SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH %s"
-    return [trial_id for (trial_id,) in sql_rows(sql, [alternatives])]
+    return BitMap64(trial_id for (trial_id,) in sql_rows(sql, [alternatives]))
 
 
 def _postgres_titled(ways: list[Spelling]) -> tuple[str, list]:

@@ -542,8 +542,8 @@ class SelectedQuerySet(QuerySet):
         by a statement compiled once per set of columns: building the query through the ORM
         cost more than running it."""
         query = self.query
-        pk = ("pk",), (self.model._meta.pk.name,)
-        if self._iterable_class is FlatValuesListIterable and query.values_select in pk:
+        pk_alone = ("pk",), (self.model._meta.pk.name,)
+        if self._iterable_class is FlatValuesListIterable and query.values_select in pk_alone:
             return ids
         if (
             self._iterable_class is not ValuesIterable

@@ -242,6 +242,11 @@ class IdsQueries:
         self.by_key = by_key
         _functions.append(self)
 
+    @property
+    def in_one_statement(self) -> bool:
+        """Whether the queries are read together, by one call of the function."""
+        return connection.vendor == "postgresql"
+
     def _asked(self, names: Iterable[str]) -> list[str]:
         asked = set(names)
         return [name for name in self.queries if name in asked]
@@ -251,7 +256,7 @@ class IdsQueries:
         names = self._asked(names)
         if not names:
             return {}
-        if connection.vendor != "postgresql":
+        if not self.in_one_statement:
             return {name: self.queries[name](ids) for name in names}
         (arrays,) = sql_rows(
             f"SELECT * FROM {self.function}(%s::bigint[], %s::boolean[])",
@@ -266,7 +271,7 @@ class IdsQueries:
         (`nkkb_<name>_by_key`) that reads the row and passes its id to the first: one round
         trip for a record and its relations, where reading the row first cost one more."""
         names = self._asked(names)
-        if not names or connection.vendor != "postgresql":
+        if not names or not self.in_one_statement:
             rows = self.by_key(key)
             return (rows[0], self([rows[0]["id"]], names)) if rows else (None, {})
         found = sql_rows(

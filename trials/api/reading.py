@@ -78,7 +78,7 @@ def trial_records(page: list[dict] | list[int], fields) -> list[TrialRow]:
     read is left out."""
     if not page:
         return []
-    relations = relations_read(fields)
+    relations = _relations(fields)
     if isinstance(page[0], dict):
         trials = [TrialRow(**row) for row in page]
         found = TRIAL_RELATIONS([trial.id for trial in trials], relations)
@@ -94,7 +94,7 @@ def trial_records(page: list[dict] | list[int], fields) -> list[TrialRow]:
 def trial_record(nct_id: str, fields) -> TrialRow | None:
     """The trial `nct_id` as trial_records gives it, its row read with its relations (on
     PostgreSQL in one statement), or None where there is none."""
-    row, found = TRIAL_RELATIONS.record(nct_id, relations_read(fields))
+    row, found = TRIAL_RELATIONS.record(nct_id, _relations(fields))
     if row is None:
         return None
     trial = TrialRow(**row)
@@ -102,7 +102,13 @@ def trial_record(nct_id: str, fields) -> TrialRow | None:
     return trial
 
 
-def relations_read(fields) -> set[str]:
+def rows_read_with_relations(fields) -> bool:
+    """Whether trial_records, given ids, reads the trials' rows in the statement that reads the
+    relations `fields` read (on PostgreSQL, where they read any)."""
+    return TRIAL_RELATIONS.in_one_statement and bool(_relations(fields))
+
+
+def _relations(fields) -> set[str]:
     """The names of the TRIAL_RELATIONS that `fields` read."""
     relations = {
         relation

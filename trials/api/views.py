@@ -10,7 +10,7 @@ from ..exports import trial_spreadsheet
 from ..filtersets import ConditionFilterSet, TrialFilterSet
 from ..models import Condition, Trial, parse_nct_id
 from ..search import search_suggestions
-from .reading import relations_read, trial_record, trial_records, trial_rows
+from .reading import rows_read_with_relations, trial_record, trial_records, trial_rows
 from .serializers import (
     ConditionSerializer,
     TrialSerializer,
@@ -48,8 +48,8 @@ class TrialViewSet(CuratedViewSetMixin, PlainReadsMixin, ModelViewSet):
     def plain_records(self, page, fields):
         return trial_records(page, fields)
 
-    def reads_relations(self, fields):
-        return bool(relations_read(fields))
+    def reads_rows_with_relations(self, fields):
+        return rows_read_with_relations(fields)
 
     def plain_record(self, key, fields):
         return trial_record(key, fields)

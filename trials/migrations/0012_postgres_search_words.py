@@ -17,6 +17,10 @@ from django.db import migrations
 TABLE = "trials_trial_search_word"
 SEARCH_TABLE = "trials_trial_search"
 BLOCK_BITS = 8
+# The table's rows as the search table's words give them (tests/test_search.py reads it too).
+WORDS = f"""SELECT word, id >> {BLOCK_BITS} AS block, array_agg(id ORDER BY id) AS ids
+    FROM {SEARCH_TABLE}, unnest(tsvector_to_array(document)) AS word
+    GROUP BY word, block"""
 
 CREATE = [
     # Reading every trial's words at registry scale outlasts a request's limit (nkkb/settings.py).
@@ -70,12 +74,8 @@ CREATE = [
     f"EXECUTE FUNCTION {TABLE}_write()",
     f"CREATE TRIGGER {TABLE}_truncate AFTER TRUNCATE ON {SEARCH_TABLE} "
     f"FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_truncate()",
-    f"""INSERT INTO {TABLE} (word, block, ids)
-    SELECT word, id >> {BLOCK_BITS}, array_agg(id ORDER BY id)
-    FROM {SEARCH_TABLE}, unnest(tsvector_to_array(document)) AS word
-    GROUP BY word, id >> {BLOCK_BITS}
-    -- A word's rows side by side, as a search reads them.
-    ORDER BY word, id >> {BLOCK_BITS}""",
+    # A word's rows side by side, as a search reads them.
+    f"INSERT INTO {TABLE} (word, block, ids) {WORDS} ORDER BY word, block",
     f"ANALYZE {TABLE}",
 ]
 DROP = [

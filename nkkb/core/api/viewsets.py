@@ -3,7 +3,7 @@ and reads from plain rows where a model's representation is costly to build."""
 
 import functools
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import Http404
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
@@ -97,20 +97,18 @@ class PlainReadsMixin(SparseFieldsMixin):
         context = self.get_serializer_context()
         return [representation(record, context) for record in self.plain_records(page, fields)]
 
-    def reads_relations(self, fields: list[str]) -> bool:
-        """Whether `plain_records` reads relations for `fields`."""
-        raise NotImplementedError
+    def reads_rows_with_relations(self, fields: list[str]) -> bool:
+        """Whether `plain_records`, given ids, reads their rows in the statement that reads the
+        relations of `fields`: then a page given as ids costs no more round trips than rows."""
+        return False
 
     def list(self, request, *args, **kwargs):
         rows = self.filter_queryset(self.get_queryset())
-        # On PostgreSQL, where the relations are read by one statement, a selection's page
-        # (nkkb.core.facets) is taken as its ids, mostly found without a query (the walk), and
-        # their rows are read in that statement: one round trip fewer. Where the walk cannot
-        # find them, the ids cost the query the rows would have, so no more round trips.
-        by_ids = (
-            connection.vendor == "postgresql"
-            and isinstance(rows, SelectedQuerySet)
-            and self.reads_relations(self._plain_representation[1])
+        # A selection's page (nkkb.core.facets) is then taken as its ids, mostly found without
+        # a query (the walk): one round trip fewer. Where the walk cannot find them, the ids
+        # cost the query the rows would have.
+        by_ids = isinstance(rows, SelectedQuerySet) and self.reads_rows_with_relations(
+            self._plain_representation[1]
         )
         page = self.paginate_queryset(rows.values_list("pk", flat=True) if by_ids else rows)
         if page is None:
