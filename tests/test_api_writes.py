@@ -367,6 +367,50 @@ def test_an_invalid_trial_is_refused_field_by_field_and_nothing_is_written(
     assert Trial.objects.count() == count and not TrialAgent.objects.filter(trial=None).exists()
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{"nct_id": "NCT123"}, {"nct_id": "NCT03019640"}, {"enrollment": -1}, {"phase": "II"}],
+    ids=["malformed", "taken", "negative", "unknown"],
+)
+def test_a_patch_is_refused_for_what_it_sends_and_changes_nothing(as_curator, changes):
+    url = f"{V1}/trials/NCT02138734/"
+    before = as_curator.get(url).json()
+    response = as_curator.patch(url, {**changes, **read_version(as_curator, url)}, format="json")
+    assert response.status_code == 400 and set(response.json()) == set(changes)
+    assert as_curator.get(url).json() == before
+
+
+def test_a_patch_checks_every_constraint_that_reads_a_field_it_sends(as_curator):
+    """A condition placed under another must say what the placement rests on: a PATCH that sends
+    the parent alone is checked against the basis it did not send (a 400, not the database's
+    error)."""
+    conditions = ENDPOINTS[4]
+    create(conditions, as_curator)
+    url = conditions.detail(conditions.key)
+    assert as_curator.get(url).json()["provenance"]["basis"] is None
+    change = {"parent": "hematologic-malignancies", **read_version(as_curator, url)}
+    response = as_curator.patch(url, change, format="json")
+    assert response.status_code == 400
+    assert "rests on" in json.dumps(response.json())
+    assert Condition.objects.get(slug=conditions.key).parent is None
+
+
+def test_a_patch_does_not_check_again_the_fields_it_does_not_send(as_curator):
+    """Each constraint check is a query: a PATCH of a trial's title leaves its NCT number's
+    uniqueness and format, phase, status and enrollment, which the database accepted, alone."""
+    url = f"{V1}/trials/NCT02138734/"
+    change = {"title": "Edited title", **read_version(as_curator, url)}
+    with CaptureQueriesContext(connection) as queries:
+        response = as_curator.patch(url, change, format="json")
+    assert response.status_code == 200
+    checks = [query["sql"] for query in queries if '"_check"' in query["sql"]]
+    unique = [
+        query["sql"] for query in queries if 'WHERE ("trials_trial"."nct_id" =' in query["sql"]
+    ]
+    assert checks == [] and unique == []
+    assert Trial.objects.get(nct_id="NCT02138734").title == "Edited title"
+
+
 def test_a_check_only_the_model_knows_is_a_field_message_not_a_server_error(as_curator):
     """An empty phase passes DRF's field, but not the database's vocabulary constraint:
     the model's full_clean, run as admin runs it, turns that into a 400."""

@@ -7,6 +7,7 @@ curator's: a value only one side states is a gap, not a disagreement.
 """
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -91,14 +92,18 @@ def discrepancies(queryset: QuerySet | None = None) -> list[Discrepancy]:
     Trials, records and linked names are read as plain rows, only the fields compared, a batch
     at a time: model instances of every trial and its record (each with a dozen JSON fields)
     cost many times more, and their memory grew with the knowledge base."""
-    return [found for _, compared in _compared_trials(queryset) for found in compared]
+    ids = _recorded_ids(Trial.objects.all() if queryset is None else queryset)
+    return [found for _, compared in _compared_batches(ids) for found in compared]
 
 
 def discrepancy_rows(trial_ids: list[int] | None = None):
     """("field:kind", id) of each kind of discrepancy on each field of the trials `trial_ids`
     names (every trial where None): the options of the stored facet DISCREPANCIES."""
-    queryset = None if trial_ids is None else Trial.objects.filter(pk__in_ids=trial_ids)
-    for trial_id, compared in _compared_trials(queryset, few=trial_ids is not None):
+    if trial_ids is None:
+        ids = _recorded_ids(Trial.objects.all())
+    else:
+        ids = [trial_id for (trial_id,) in RECORDED_AMONG(trial_ids)]
+    for trial_id, compared in _compared_batches(ids):
         for value in dict.fromkeys(discrepancy_value(found) for found in compared):
             yield value, trial_id
 
@@ -123,16 +128,22 @@ def differing_trials(*, kind: str = "", field: str = "") -> QuerySet:
 DISCREPANCIES = DerivedFacet("trials.discrepancies", discrepancy_rows, touched_trials)
 
 
-def _compared_trials(queryset: QuerySet | None, *, few: bool = False):
-    """(id, discrepancies) of each trial in `queryset` that has a registry record; `few` where
-    the queryset names a few trials (the trials a write touched)."""
-    trials = (
-        (Trial.objects.all() if queryset is None else queryset)
-        .filter(recorded(Q(), few=few))
-        .order_by("nct_id")
-        .values_list("pk", flat=True)
-    )
-    ids = list(trials)
+def _recorded_ids(trials: QuerySet, *, few: bool = False) -> QuerySet:
+    """The ids of those of `trials` that have a registry record, in NCT number order; `few`
+    where `trials` are a few (the trials a write touched)."""
+    return trials.filter(recorded(Q(), few=few)).order_by("nct_id").values_list("pk", flat=True)
+
+
+# After a write, those of the trials it touched that have a registry record: compiled once, as a
+# page's relations are (its ORM build cost more than its query).
+RECORDED_AMONG = IdsQuery(
+    lambda ids: _recorded_ids(Trial.objects.filter(pk__in_ids=ids), few=True).values_list("pk")
+)
+
+
+def _compared_batches(ids: Iterable[int]):
+    """(id, discrepancies) of each trial `ids` names, a batch at a time."""
+    ids = list(ids)
     for start in range(0, len(ids), BATCH_SIZE):
         yield from _compared_batch(ids[start : start + BATCH_SIZE])
 

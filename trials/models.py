@@ -16,6 +16,7 @@ from nkkb.core.models import (
     choices_constraint,
     validate_reference_numbers,
 )
+from nkkb.core.queries import IdsQuery
 from nkkb.core.stored_facets import DerivedFacet
 from registry.models import NCT_ID_MESSAGE, NCT_ID_PATTERN, RegistryRecord, parse_nct_id
 
@@ -486,18 +487,35 @@ def compatibility_warnings_of(agent_links, nk_products) -> list[CompatibilityWar
     ]
 
 
+# After a write, the NK cell products of the trials it touched: compiled once, as a page's
+# relations are (its ORM build cost more than its query); most trials have none to judge.
+TRIALS_PRODUCTS = IdsQuery(
+    lambda ids: (
+        Trial.nk_products.through.objects.filter(trial_id__in_ids=ids)
+        .order_by()
+        .values_list("trial_id", "nkcellproduct_id")
+    )
+)
+
+
 def warning_rows(trial_ids: list[int] | None = None):
     """("warning", id) of each trial `trial_ids` names (every trial where None) that the
     compatibility rules warn about (a warning or caveat, as `Trial.warning_count` counts),
     judged in Python over the trials that give both an agent and an NK cell product: four
     queries however many trials, the rules once per pair."""
     product_links = Trial.nk_products.through.objects.order_by()
-    if trial_ids is not None:
-        product_links = product_links.filter(trial_id__in_ids=trial_ids)
+    if trial_ids is None:
+        agent_links = TrialAgent.objects.filter(trial_id__in=product_links.values("trial_id"))
+        product_links = product_links.values_list("trial_id", "nkcellproduct_id")
+    else:
+        product_links = TRIALS_PRODUCTS(trial_ids)
     products_of = {}
-    for trial_id, product_id in product_links.values_list("trial_id", "nkcellproduct_id"):
+    for trial_id, product_id in product_links:
         products_of.setdefault(trial_id, []).append(product_id)
-    agent_links = TrialAgent.objects.filter(trial_id__in=product_links.values("trial_id"))
+    if not products_of:
+        return []
+    if trial_ids is not None:
+        agent_links = TrialAgent.objects.filter(trial_id__in_ids=list(products_of))
     agent_links = list(agent_links.order_by().values_list("trial_id", "agent_id"))
     agents = Agent.objects.in_bulk({agent_id for _, agent_id in agent_links})
     products = NKCellProduct.objects.in_bulk({p for ids in products_of.values() for p in ids})

@@ -1,8 +1,9 @@
 """The trial facets that code derives, kept in the database and mended after each write
 (nkkb.core.stored_facets), by the filter they serve."""
 
-from django.db.models import JSONField, OuterRef, Subquery
+from django.db.models import JSONField, OuterRef, QuerySet, Subquery
 
+from nkkb.core.queries import IdsQuery
 from nkkb.core.stored_facets import DerivedFacet
 from registry.models import RegistryRecord
 
@@ -11,15 +12,26 @@ from .discrepancies import DISCREPANCIES
 from .models import WARNINGS, Trial, touched_trials
 
 
+def _with_countries(trials: QuerySet) -> QuerySet:
+    """(id, countries of its registry record) of each of `trials`."""
+    countries = RegistryRecord.objects.filter(nct_id=OuterRef("nct_id")).values("countries")
+    rows = trials.order_by().annotate(countries=Subquery(countries, output_field=JSONField()))
+    return rows.values_list("pk", "countries")
+
+
+# After a write, the countries of the trials it touched: compiled once, as a page's relations
+# are (its ORM build cost more than its query).
+TRIALS_COUNTRIES = IdsQuery(lambda ids: _with_countries(Trial.objects.filter(pk__in_ids=ids)))
+
+
 def country_rows(trial_ids: list[int] | None = None):
     """(country, id) of each country where the registry lists a site of the trials `trial_ids`
     names (every trial where None): the options of the stored facet COUNTRIES."""
-    trials = Trial.objects.order_by()
-    if trial_ids is not None:
-        trials = trials.filter(pk__in_ids=trial_ids)
-    countries = RegistryRecord.objects.filter(nct_id=OuterRef("nct_id")).values("countries")
-    rows = trials.annotate(countries=Subquery(countries, output_field=JSONField()))
-    for trial_id, names in rows.values_list("pk", "countries").iterator():
+    if trial_ids is None:
+        rows = _with_countries(Trial.objects.all()).iterator()
+    else:
+        rows = TRIALS_COUNTRIES(trial_ids)
+    for trial_id, names in rows:
         for name in dict.fromkeys(names or ()):
             yield name, trial_id
 

@@ -101,6 +101,12 @@ def refresh(facet: DerivedFacet) -> None:
     if facet.name in current:
         _remember_stored(current, version)
         return
+    _mend(facet)
+
+
+def _mend(facet: DerivedFacet | None) -> None:
+    """Mend every stored facet this process knows that the knowledge base moved past, under the
+    write lock, and derive `facet` for every result if it was never stored."""
     with transaction.atomic():
         # No write can land between the moment read here and the options stored for it, and
         # two processes mending at once take turns: the second finds the work done.
@@ -125,9 +131,10 @@ def refresh(facet: DerivedFacet) -> None:
                     mended[key] = (sorted(touched), [])
                 mended[key][1].append(each)
         _store(version, position, created, list(mended.values()))
-        names = [each.name for each in created]
+        names = [each.name for each in stored.values() if each.version == version]
+        names += [each.name for each in created]
         names += [each.name for _, facets in mended.values() for each in facets]
-        _remember_stored([facet.name, *names], version)
+        _remember_stored(names, version)
 
 
 def _remember_stored(names: list[str], version: str) -> None:
@@ -189,11 +196,9 @@ def refresh_every(*, afresh: bool = False) -> None:
 
 def mend_stored() -> None:
     """Bring every stored facet to the knowledge base's current data version (none is derived
-    for the first time here)."""
-    stored = StoredFacet.objects.filter(name__in=_derived_facets).values_list("name", flat=True)
-    name = stored.first()
-    if name is not None:
-        refresh(_derived_facets[name])
+    for the first time here). Called after a write, when they are stale: straight to the mend,
+    without first asking whether they are (two queries of a write's)."""
+    _mend(None)
 
 
 class MendStoredFacetsMiddleware:

@@ -2,6 +2,7 @@
 versions, and validation as admin does it."""
 
 import copy
+import functools
 from operator import attrgetter
 
 from django.core.exceptions import FieldDoesNotExist
@@ -221,6 +222,37 @@ def _each(represent):
     return lambda items, context: [represent(item, context) for item in items]
 
 
+def _validated_with(model, sent: set[str]) -> set[str]:
+    """The fields of `model` that validating the fields `sent` reads: those, and every field a
+    constraint (or `unique_together`) reads with one of them; every field where a constraint's
+    fields are not known (an expression)."""
+    validated = set(sent)
+    for fields in _constraint_fields(model):
+        if fields is None:
+            return {field.name for field in model._meta.concrete_fields}
+        if fields & sent:
+            validated |= fields
+    return validated
+
+
+@functools.cache
+def _constraint_fields(model) -> list[set[str] | None]:
+    """The names of the fields each of `model`'s constraints reads (None where not known)."""
+    found = [set(names) for names in model._meta.unique_together]
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.CheckConstraint):
+            names = models.Q(constraint.condition).referenced_base_fields
+        elif isinstance(constraint, models.UniqueConstraint) and constraint.fields:
+            names = set(constraint.fields)
+            if constraint.condition is not None:
+                names |= models.Q(constraint.condition).referenced_base_fields
+        else:
+            found.append(None)
+            continue
+        found.append({model._meta.pk.name if name == "pk" else name for name in names})
+    return found
+
+
 class ProvenanceSerializer(serializers.Serializer):
     """Where in the review a record's facts come from (the model's `source_*` fields)."""
 
@@ -276,6 +308,11 @@ class ModelCleanSerializer(ModelSerializer):
     """Validates as admin does, with the model's `full_clean` (constraints included), and
     reports each problem under the API's name for the field. Saves all or nothing.
 
+    A partial update (PATCH) validates the fields it sends and every field a constraint reads
+    with one of them, as admin validates the fields of its form: the others hold what the
+    database accepted, and checking each of their constraints again (a query each) was most of
+    a one-field PATCH's validation (BENCHMARKS.md, "Issue 17, seventeenth round").
+
     Changes to a record with a `version` must say which version they are based on.
     """
 
@@ -292,8 +329,11 @@ class ModelCleanSerializer(ModelSerializer):
             if name in concrete:
                 setattr(instance, name, value)
         api_names = self.api_names()
+        exclude = concrete - set(api_names)
+        if self.partial and self.instance is not None:
+            exclude |= concrete - _validated_with(model, set(attrs))
         try:
-            instance.full_clean(exclude=concrete - set(api_names))
+            instance.full_clean(exclude=exclude)
         except DjangoValidationError as error:
             raise serializers.ValidationError(api_errors(error, api_names)) from None
         return attrs
