@@ -178,6 +178,50 @@ def test_counts_after_a_write_equal_a_fresh_recount(write):
     assert {n: {v: list(ids) for v, ids in o.items()} for n, o in old_facets.items()} == old_ids
 
 
+def engager_counts() -> dict:
+    return facet_counts(
+        TrialFilterSet(QueryDict("therapy_class=engager"), queryset=Trial.objects.all())
+    )
+
+
+def options_counted(monkeypatch) -> list[str]:
+    """The values of the options counted from now on (whichever facet)."""
+    counted = []
+    count = facets._count
+
+    def recording(options, selection):
+        counted.extend(options)
+        return count(options, selection)
+
+    monkeypatch.setattr(facets, "_count", recording)
+    return counted
+
+
+@pytest.mark.django_db
+def test_after_a_write_a_selection_counts_again_only_the_options_the_write_changed(monkeypatch):
+    engager_counts()
+    phases = facets.facet_index(TrialFilterSet, "phase", data_version()[0])
+    record = trial()
+    (phase_before,) = [value for value, ids in phases.items() if record.pk in ids]
+    assert phase_before != "3"
+    counted = options_counted(monkeypatch)
+    change_phase()
+    after = engager_counts()
+    assert sorted(counted) == sorted([phase_before, "3"])
+    assert after == recounted()[SELECTIONS.index("therapy_class=engager")]
+
+
+@pytest.mark.django_db
+def test_a_write_that_changes_no_option_counts_nothing_again(monkeypatch):
+    before = engager_counts()
+    counted = options_counted(monkeypatch)
+    record = trial()
+    record.title = "A new title"
+    record.save()
+    assert engager_counts() == before
+    assert counted == []
+
+
 @pytest.mark.django_db
 def test_a_mend_after_the_tree_of_conditions_grows_a_level_counts_the_new_level():
     """A process that mended its index before the tree grew (its statement of the touched rows

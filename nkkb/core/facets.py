@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import threading
 from array import array
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
@@ -111,11 +112,11 @@ def count_facets(
     for key, (name, filters) in zip(keys, requests, strict=True):
         if key not in found:
             missing.setdefault(_query_string(filters), {})[key] = (name, filters)
-    for group in missing.values():
+    for query, group in missing.items():
         filters = next(iter(group.values()))[1]
         selection = _selection(filterset_class, filters, version, valid=valid)
         counts = {
-            key: _count(facet_index(filterset_class, name, version), selection)
+            key: _counted(filterset_class, name, filters, query, selection, version)
             for key, (name, _) in group.items()
         }
         caches[FACET_CACHE].set_many(counts)
@@ -191,6 +192,53 @@ def _count(options: dict[str, BitMap64], selection: BitMap64 | None) -> dict[str
     return {value: count for value, count in counts.items() if count}
 
 
+# The counts this process made last for each facet and filters, and the data version they are
+# at: {(FilterSet, facet name, filters): (version, {option value: count})}, the most recently
+# counted last. After a write, the first page counted every option of every facet again (a
+# fifth of the page at registry scale: BENCHMARKS.md, "Issue 17, seventeenth round"), most of
+# them unchanged by a write that touched a trial or two.
+_last_counts: OrderedDict[tuple, tuple[str, dict[str, int]]] = OrderedDict()
+MAX_LAST_COUNTS = 5_000
+_last_counting = threading.Lock()
+
+
+def _counted(
+    filterset_class, name: str, filters: dict, query: str, selection, version: str
+) -> dict[str, int]:
+    """{option value: count} of facet `name` among `selection`, the results `filters` leave:
+    where this process counted them at the data version its facet index was mended from, and
+    the mend changed none of the options the selection is made of, only the options it changed
+    are counted again."""
+    options = facet_index(filterset_class, name, version)
+    key = (filterset_class, name, query)
+    last = _last_counts.get(key)
+    changed = None if last is None else changed_options(filterset_class, last[0], version)
+    if changed is None or _selection_changed(filterset_class, filters, changed):
+        counts = _count(options, selection)
+    else:
+        touched = changed.get(name, frozenset())
+        counts = {value: count for value, count in last[1].items() if value not in touched}
+        counts.update(_count({v: options[v] for v in touched if v in options}, selection))
+    with _last_counting:
+        _last_counts[key] = (version, counts)
+        _last_counts.move_to_end(key)
+        if len(_last_counts) > MAX_LAST_COUNTS:
+            _last_counts.popitem(last=False)
+    return counts
+
+
+def _selection_changed(filterset_class, filters: dict, changed: dict[str, frozenset]) -> bool:
+    """Whether the results `filters` leave may differ after a mend that `changed` these options
+    ({facet name: option values}): a filter that is not a facet is read by SQL, which any write
+    may change."""
+    for name, values in filters.items():
+        if name not in filterset_class.facet_paths:
+            return True
+        if not changed.get(name, frozenset()).isdisjoint(values):
+            return True
+    return False
+
+
 @dataclass
 class FilterSetIndex:
     """The facet indexes of one FilterSet in this process, all at one data version."""
@@ -199,6 +247,9 @@ class FilterSetIndex:
     position: Position
     # {facet name: {option value: ids of the results with it}}, each read on its first count.
     facets: dict[str, dict[str, BitMap64]]
+    # The version the last mend brought the index from, and the options it changed ({facet
+    # name: values of the options whose results it changed}); None until one is mended.
+    last_mend: tuple[str, dict[str, frozenset[str]]] | None = None
 
 
 _indexes: dict[type, FilterSetIndex] = {}
@@ -214,7 +265,9 @@ def facet_index(filterset_class, name: str, version: str) -> dict[str, BitMap64]
     """
     with _indexing:
         index = _indexes.get(filterset_class)
-        if index is None or (index.version != version and not _mend(filterset_class, index)):
+        if index is not None and index.version != version and not _mend(filterset_class, index):
+            index = None
+        if index is None:
             index = FilterSetIndex(version, data_position(), {})
             _indexes[filterset_class] = index
         index.version = version
@@ -230,28 +283,55 @@ def _mend(filterset_class, index: FilterSetIndex) -> bool:
     touched = results_to_mend(touched_results, index.position, position)
     if touched is None:
         return False
+    changed = {}
     if touched:
         ids = BitMap64(touched)
         rows = _touched_rows(filterset_class, list(index.facets), sorted(touched))
-        index.facets = {
-            name: _mended(options, ids, rows[name]) for name, options in index.facets.items()
-        }
+        mended = {name: _mended(options, ids, rows[name]) for name, options in index.facets.items()}
+        for name, options in mended.items():
+            earlier = index.facets[name]
+            changed[name] = frozenset(
+                value
+                for value in options.keys() | earlier.keys()
+                if options.get(value) is not earlier.get(value)
+            )
+        index.facets = mended
     index.position = position
+    index.last_mend = (index.version, changed)
     return True
+
+
+def changed_options(filterset_class, since: str, version: str) -> dict[str, frozenset] | None:
+    """{facet name: option values whose results changed} between data version `since` and
+    `version`, where the FilterSet's index was mended from one to the other (an unchanged
+    facet may be left out); None where it cannot tell."""
+    with _indexing:
+        index = _indexes.get(filterset_class)
+        if index is None or index.version != version:
+            return None
+        if since == version:
+            return {}
+        if index.last_mend is None or index.last_mend[0] != since:
+            return None
+        return index.last_mend[1]
 
 
 def _mended(options: dict[str, BitMap64], touched: BitMap64, rows) -> dict[str, BitMap64]:
     """A new copy of one facet's index (threads may be counting with the old one) with the
-    touched results' options as `rows` (option value, result id) give them. An option that no
-    touched result had or has keeps its ids, shared with the old copy and never changed."""
-    mended = {
-        value: ids - touched if ids.intersect(touched) else ids for value, ids in options.items()
-    }
+    touched results' options as `rows` (option value, result id) give them. An option whose
+    touched results are those it had keeps its ids, shared with the old copy and never changed
+    (counts of it stand: _counted)."""
+    now: dict[str, BitMap64] = {}
     for value, result in rows:
-        ids = mended.get(value)
-        if ids is None or ids is options.get(value):
-            ids = mended[value] = BitMap64(ids) if ids is not None else BitMap64()
-        ids.add(result)
+        now.setdefault(value, BitMap64()).add(result)
+    mended = {}
+    for value, ids in options.items():
+        has = now.pop(value, BitMap64())
+        if ids.intersect(touched):
+            mended[value] = ids if ids & touched == has else (ids - touched) | has
+        else:
+            mended[value] = ids | has if has else ids
+    mended.update(now)
     return {value: ids for value, ids in mended.items() if ids}
 
 
@@ -348,9 +428,12 @@ def read_facet_indexes(after_each=lambda: None) -> None:
 
 
 def clear_facet_indexes() -> None:
-    """Forget every index (tests, whose rolled-back data may come back under an old version)."""
+    """Forget every index and the counts made from them (tests, whose rolled-back data may come
+    back under an old version)."""
     with _indexing:
         _indexes.clear()
+    with _last_counting:
+        _last_counts.clear()
 
 
 def _read_index(filterset_class, name: str) -> dict[str, BitMap64]:
