@@ -261,6 +261,9 @@ class TrialFilterSet(IndexedSelectionMixin, SearchFilterSet):
     }
 
     touched_results = staticmethod(touched_trials)
+    # The facet whose options' lists the home page links to: a worker renders each of them
+    # before its first visitor, as it renders the unfiltered list (nkkb.core.views).
+    browsed_by = "therapy_class"
     # Filters whose trials code derives, kept in the database (nkkb.core.stored_facets).
     stored_facets = STORED_FACETS
 

@@ -7,13 +7,14 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import Http404, HttpResponse, QueryDict
 from django.test import RequestFactory
 from django.urls import resolve
+from django.utils.http import urlencode
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
-from .caching import KeptPerDataVersion
-from .facets import facet_counts, faceted_list_pages
+from .caching import KeptPerDataVersion, data_version
+from .facets import facet_counts, facet_index, faceted_list_pages
 from .filtersets import BOOLEAN_VALUES, filter_parameters
 from .spreadsheet import export_filename, spreadsheet_csv
 from .tables import COLUMNS_PARAMETER, MAX_EXPORT_ROWS
@@ -229,17 +230,30 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
 
 def render_list_pages(after_each=lambda: None) -> None:
     """Render the first page of every faceted list for an anonymous visitor in this process,
-    calling `after_each` after each: a worker does so before its first request (gunicorn.conf.py).
+    and of the list of each option of the facet its FilterSet is `browsed_by`, calling
+    `after_each` after each: a worker does so before its first request (gunicorn.conf.py).
     A worker whose visitors were all answered from the shared cache renders its first page after
     a write, and without this that page also paid for what a process does once: Django reads its
     URL patterns for reversing and compiles the templates, the tables and the statements
-    (BENCHMARKS.md, "Issue 17, thirteenth round"). The pages go nowhere: no cache holds them."""
-    for path in faceted_list_pages().values():
-        request = RequestFactory().get(path)
-        request.user = AnonymousUser()
-        request.resolver_match = match = resolve(path)
-        match.func(request, *match.args, **match.kwargs).render()
-        after_each()
+    (BENCHMARKS.md, "Issue 17, thirteenth round"), and the cells of every row of a list it had
+    not rendered ("seventeenth round"). The pages go nowhere: no cache holds them."""
+    version = data_version()[0]
+    for filterset_class, path in faceted_list_pages().items():
+        paths = [path]
+        browsed_by = getattr(filterset_class, "browsed_by", None)
+        if browsed_by is not None:
+            options = facet_index(filterset_class, browsed_by, version)
+            paths += [f"{path}?{urlencode({browsed_by: value})}" for value in sorted(options)]
+        for page in paths:
+            _render_anonymously(page)
+            after_each()
+
+
+def _render_anonymously(path: str) -> None:
+    request = RequestFactory().get(path)
+    request.user = AnonymousUser()
+    request.resolver_match = match = resolve(request.path_info)
+    match.func(request, *match.args, **match.kwargs).render()
 
 
 class RecordDetailView(DetailView):
