@@ -501,7 +501,7 @@ TRIALS_PRODUCTS = IdsQuery(
 def warning_rows(trial_ids: list[int] | None = None):
     """("warning", id) of each trial `trial_ids` names (every trial where None) that the
     compatibility rules warn about (a warning or caveat, as `Trial.warning_count` counts),
-    judged in Python over the trials that give both an agent and an NK cell product: four
+    judged in Python over the trials that give both an agent and an NK cell product: at most four
     queries however many trials, the rules once per pair."""
     product_links = Trial.nk_products.through.objects.order_by()
     if trial_ids is None:
