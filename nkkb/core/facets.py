@@ -212,7 +212,7 @@ def _counted(
     options = facet_index(filterset_class, name, version)
     key = (filterset_class, name, query)
     last = _last_counts.get(key)
-    changed = None if last is None else changed_options(filterset_class, last[0], version)
+    changed = None if last is None else _changed_options(filterset_class, last[0], version)
     if changed is None or _selection_changed(filterset_class, filters, changed):
         counts = _count(options, selection)
     else:
@@ -301,7 +301,7 @@ def _mend(filterset_class, index: FilterSetIndex) -> bool:
     return True
 
 
-def changed_options(filterset_class, since: str, version: str) -> dict[str, frozenset] | None:
+def _changed_options(filterset_class, since: str, version: str) -> dict[str, frozenset] | None:
     """{facet name: option values whose results changed} between data version `since` and
     `version`, where the FilterSet's index was mended from one to the other (an unchanged
     facet may be left out); None where it cannot tell."""
