@@ -2,6 +2,7 @@
 equal to a fresh recount; selections of facet filters read from it equal the list's."""
 
 import logging
+import re
 import runpy
 import threading
 from array import array
@@ -491,14 +492,14 @@ def test_a_worker_renders_each_list_page_before_its_first_visitor(client, settin
     settings.ALLOWED_HOSTS = ["nkkb.example.org"]
     rendered = []
     render_list_pages(after_each=lambda: rendered.append(1))
-    therapy_classes = set(Trial.objects.values_list("trial_agents__agent__agent_class", flat=True))
-    therapy_classes = (therapy_classes - {None}) | {"nk-cell-product"}
-    assert len(rendered) == len(facets.faceted_list_pages()) + len(therapy_classes)
+    home = client.get("/", HTTP_HOST="nkkb.example.org").content.decode()
+    linked = sorted(set(re.findall(r'href="(/trials/\?therapy_class=[^"&]+)"', home)))
+    assert len(linked) >= 5
+    assert len(rendered) == len(facets.faceted_list_pages()) + len(linked)
 
-    # Nor the cells of their rows: the lists the home page links to (one per therapy class)
-    # are rendered too.
+    # Nor the cells of their rows: the lists the home page links to are rendered too.
     relations = ("trials_trialagent", "trials_trial_conditions", "registry_registryrecord")
-    for path in ["/trials/", *(f"/trials/?therapy_class={c}" for c in therapy_classes)]:
+    for path in ["/trials/", *linked]:
         with CaptureQueriesContext(connection) as queries:
             assert client.get(path, HTTP_HOST="nkkb.example.org").status_code == 200
         assert not [q["sql"] for q in queries if any(table in q["sql"] for table in relations)]

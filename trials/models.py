@@ -505,6 +505,8 @@ def warning_rows(trial_ids: list[int] | None = None):
     queries however many trials, the rules once per pair."""
     product_links = Trial.nk_products.through.objects.order_by()
     if trial_ids is None:
+        # A join the database plans: every trial's ids sent back as one parameter took longer
+        # on PostgreSQL (BENCHMARKS.md, "Issue 17, seventeenth round").
         agent_links = TrialAgent.objects.filter(trial_id__in=product_links.values("trial_id"))
         product_links = product_links.values_list("trial_id", "nkcellproduct_id")
     else:

@@ -15,7 +15,6 @@ import hashlib
 import itertools
 import threading
 from array import array
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import reduce
 from operator import and_, or_
@@ -112,11 +111,11 @@ def count_facets(
     for key, (name, filters) in zip(keys, requests, strict=True):
         if key not in found:
             missing.setdefault(_query_string(filters), {})[key] = (name, filters)
-    for query, group in missing.items():
+    for group in missing.values():
         filters = next(iter(group.values()))[1]
         selection = _selection(filterset_class, filters, version, valid=valid)
         counts = {
-            key: _counted(filterset_class, name, filters, query, selection, version)
+            key: _counted(filterset_class, name, filters, selection, version)
             for key, (name, _) in group.items()
         }
         caches[FACET_CACHE].set_many(counts)
@@ -192,39 +191,24 @@ def _count(options: dict[str, BitMap64], selection: BitMap64 | None) -> dict[str
     return {value: count for value, count in counts.items() if count}
 
 
-# The counts this process made last for each facet and filters, and the data version they are
-# at: {(FilterSet, facet name, filters): (version, {option value: count})}, the most recently
-# counted last. After a write, the first page counted every option of every facet again (a
-# fifth of the page at registry scale: BENCHMARKS.md, "Issue 17, seventeenth round"), most of
-# them unchanged by a write that touched a trial or two.
-_last_counts: OrderedDict[tuple, tuple[str, dict[str, int]]] = OrderedDict()
-MAX_LAST_COUNTS = 5_000
-_last_counting = threading.Lock()
-
-
-def _counted(
-    filterset_class, name: str, filters: dict, query: str, selection, version: str
-) -> dict[str, int]:
-    """{option value: count} of facet `name` among `selection`, the results `filters` leave:
-    where this process counted them at the data version its facet index was mended from, and
-    the mend changed none of the options the selection is made of, only the options it changed
-    are counted again."""
+def _counted(filterset_class, name: str, filters: dict, selection, version: str) -> dict[str, int]:
+    """{option value: count} of facet `name` among `selection`, the results `filters` leave.
+    After a write, the first page counted every option of every facet again, most of them
+    unchanged by a write that touched a trial or two (BENCHMARKS.md, "Issue 17, seventeenth
+    round"): where the facets cache still holds the counts at the version the facet index was
+    mended from, and the mend changed none of the options the selection is made of, only the
+    options it changed are counted again."""
     options = facet_index(filterset_class, name, version)
-    key = (filterset_class, name, query)
-    last = _last_counts.get(key)
-    changed = None if last is None else _changed_options(filterset_class, last[0], version)
-    if changed is None or _selection_changed(filterset_class, filters, changed):
-        counts = _count(options, selection)
-    else:
-        touched = changed.get(name, frozenset())
-        counts = {value: count for value, count in last[1].items() if value not in touched}
-        counts.update(_count({v: options[v] for v in touched if v in options}, selection))
-    with _last_counting:
-        _last_counts[key] = (version, counts)
-        _last_counts.move_to_end(key)
-        if len(_last_counts) > MAX_LAST_COUNTS:
-            _last_counts.popitem(last=False)
-    return counts
+    mend = _last_mend(filterset_class, version)
+    if mend is not None and not _selection_changed(filterset_class, filters, mend[1]):
+        since, changed = mend
+        earlier = caches[FACET_CACHE].get(_cache_key(filterset_class, name, filters, since))
+        if earlier is not None:
+            touched = changed.get(name, frozenset())
+            counts = {value: count for value, count in earlier.items() if value not in touched}
+            counts.update(_count({v: options[v] for v in touched if v in options}, selection))
+            return counts
+    return _count(options, selection)
 
 
 def _selection_changed(filterset_class, filters: dict, changed: dict[str, frozenset]) -> bool:
@@ -301,26 +285,19 @@ def _mend(filterset_class, index: FilterSetIndex) -> bool:
     return True
 
 
-def _changed_options(filterset_class, since: str, version: str) -> dict[str, frozenset] | None:
-    """{facet name: option values whose results changed} between data version `since` and
-    `version`, where the FilterSet's index was mended from one to the other (an unchanged
-    facet may be left out); None where it cannot tell."""
+def _last_mend(filterset_class, version: str) -> tuple[str, dict[str, frozenset]] | None:
+    """(the data version the FilterSet's index was last mended from, {facet name: values of the
+    options whose results the mend changed}) where the index is at `version`; else None."""
     with _indexing:
         index = _indexes.get(filterset_class)
-        if index is None or index.version != version:
-            return None
-        if since == version:
-            return {}
-        if index.last_mend is None or index.last_mend[0] != since:
-            return None
-        return index.last_mend[1]
+        return index.last_mend if index is not None and index.version == version else None
 
 
 def _mended(options: dict[str, BitMap64], touched: BitMap64, rows) -> dict[str, BitMap64]:
     """A new copy of one facet's index (threads may be counting with the old one) with the
     touched results' options as `rows` (option value, result id) give them. An option whose
     touched results are those it had keeps its ids, shared with the old copy and never changed
-    (counts of it stand: _counted)."""
+    (its counts stand: _counted)."""
     now: dict[str, BitMap64] = {}
     for value, result in rows:
         now.setdefault(value, BitMap64()).add(result)
@@ -428,12 +405,9 @@ def read_facet_indexes(after_each=lambda: None) -> None:
 
 
 def clear_facet_indexes() -> None:
-    """Forget every index and the counts made from them (tests, whose rolled-back data may come
-    back under an old version)."""
+    """Forget every index (tests, whose rolled-back data may come back under an old version)."""
     with _indexing:
         _indexes.clear()
-    with _last_counting:
-        _last_counts.clear()
 
 
 def _read_index(filterset_class, name: str) -> dict[str, BitMap64]:
