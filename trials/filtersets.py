@@ -48,8 +48,11 @@ KNOWN_VALUE_HELP = (
 def indexed_choices(facet: str):
     """The choices of a facet whose options are whatever the trials hold (lead sponsors,
     countries), by name case-insensitively: read from the facet index, as the facet panel
-    counts them, not from every registry record on each request."""
+    counts them, not from every registry record on each request. They read no model but the
+    index (`choices_read_from` none): where a write changed none of a page's counts, it
+    changed none of the options the page shows."""
 
+    @choices_read_from()
     def choices():
         options = facet_index(TrialFilterSet, facet, data_version()[0])
         return [(name, name) for name in sorted(options, key=str.casefold)]

@@ -382,6 +382,29 @@ class SharedResponseCache(FileBasedCache):
             super()._cull()
 
 
+def _etag(request, version: str, credentials: str) -> str:
+    """The ETag of the answer to `request` at data `version`, also its key in the caches."""
+    key = "\n".join(
+        (
+            version,
+            # The parameters the view reads (nkkb.core.limits drops the others), so that an
+            # unread parameter such as `?cb=<random>` finds the same cached answer.
+            f"{request.build_absolute_uri(request.path)}?{request.GET.urlencode()}",
+            request.headers.get("Accept", ""),
+            credentials,
+        )
+    )
+    return f'"{hashlib.sha256(key.encode()).hexdigest()}"'
+
+
+def anonymous_answer_at(request, version: str) -> HttpResponse | None:
+    """The answer to anonymous `request` rendered at an earlier data `version`, where a cache
+    still holds it: a view that can show the writes since left it as it was answers with it."""
+    if _credentials(request):
+        return None
+    return DataVersionCacheMiddleware._from_cache(_etag(request, version, ""))
+
+
 class DataVersionCacheMiddleware:
     """ETag and Last-Modified on every public page and API read, from the data version.
 
@@ -410,17 +433,7 @@ class DataVersionCacheMiddleware:
         except DatabaseError:
             # The view meets the same error and reports it (503 while the database is down).
             return self.get_response(request)
-        key = "\n".join(
-            (
-                version,
-                # The parameters the view reads (nkkb.core.limits drops the others), so that an
-                # unread parameter such as `?cb=<random>` finds the same cached answer.
-                f"{request.build_absolute_uri(request.path)}?{request.GET.urlencode()}",
-                request.headers.get("Accept", ""),
-                credentials,
-            )
-        )
-        etag = f'"{hashlib.sha256(key.encode()).hexdigest()}"'
+        etag = _etag(request, version, credentials)
         timestamp = int(last_modified.timestamp()) if last_modified else None
 
         answer = get_conditional_response(request, etag=etag, last_modified=timestamp)

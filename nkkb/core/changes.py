@@ -154,6 +154,10 @@ class Changes:
             found.update(rows.exclude(**{f"{field}__isnull": True}).values_list(field, flat=True))
         return found
 
+    def wrote(self, model: type[Model]) -> bool:
+        """Whether any row of `model` (or of its history) was written between the positions."""
+        return any(self.until[table] > self.since.get(table, 0) for _, table in self._tables(model))
+
     def __bool__(self) -> bool:
         return self.since != self.until
 

@@ -31,7 +31,7 @@ from django.utils.http import urlencode
 from pyroaring import BitMap64
 
 from .caching import data_position, data_version
-from .changes import Position, results_to_mend
+from .changes import Position, results_to_mend, touched_between
 from .filtersets import filter_parameters
 from .links import filtered_list_url
 from .queries import IdsQuery
@@ -51,9 +51,16 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
     result once per value whichever path it came by. Where a value is derived rather than
     stored, a function giving (facet_value, facet_result) row querysets replaces the lookups.
     """
+    requests = _facet_requests(filterset)
+    # Each request's filters are some of the FilterSet's: valid where all of them are.
+    counts = count_facets(type(filterset), requests, valid=filterset.is_valid())
+    return dict(zip(filterset.facet_paths, counts, strict=True))
+
+
+def _facet_requests(filterset) -> list[tuple[str, dict[str, list[str]]]]:
+    """(facet name, the filters its counts apply) of each facet of `filterset`."""
     active = active_filters(filterset)
-    names = list(filterset.facet_paths)
-    requests = [
+    return [
         (
             name,
             {
@@ -62,11 +69,8 @@ def facet_counts(filterset) -> dict[str, dict[str, int]]:
                 if key != name or name in filterset.conjoined_facets
             },
         )
-        for name in names
+        for name in filterset.facet_paths
     ]
-    # Each request's filters are some of the FilterSet's: valid where all of them are.
-    counts = count_facets(type(filterset), requests, valid=filterset.is_valid())
-    return dict(zip(names, counts, strict=True))
 
 
 def active_filters(filterset) -> dict[str, list[str]]:
@@ -200,11 +204,10 @@ def _counted(filterset_class, name: str, filters: dict, selection, version: str)
     options it changed are counted again."""
     options = facet_index(filterset_class, name, version)
     mend = _last_mend(filterset_class, version)
-    if mend is not None and not _selection_changed(filterset_class, filters, mend[1]):
-        since, changed = mend
-        earlier = caches[FACET_CACHE].get(_cache_key(filterset_class, name, filters, since))
+    if mend is not None and not _selection_changed(filterset_class, filters, mend.changed):
+        earlier = caches[FACET_CACHE].get(_cache_key(filterset_class, name, filters, mend.version))
         if earlier is not None:
-            touched = changed.get(name, frozenset())
+            touched = mend.changed.get(name, frozenset())
             counts = {value: count for value, count in earlier.items() if value not in touched}
             counts.update(_count({v: options[v] for v in touched if v in options}, selection))
             return counts
@@ -223,6 +226,20 @@ def _selection_changed(filterset_class, filters: dict, changed: dict[str, frozen
     return False
 
 
+@dataclass(frozen=True)
+class Mend:
+    """What the last mend of a FilterSet's facet index brought it from, and what it changed."""
+
+    # The data version and position the index was at before.
+    version: str
+    position: Position
+    # The results the writes since touched.
+    touched: frozenset[int]
+    # {facet name: values of the options whose results the mend changed}, for each facet the
+    # index held (a facet read later has no entry: what the writes changed in it is unknown).
+    changed: dict[str, frozenset[str]]
+
+
 @dataclass
 class FilterSetIndex:
     """The facet indexes of one FilterSet in this process, all at one data version."""
@@ -231,9 +248,7 @@ class FilterSetIndex:
     position: Position
     # {facet name: {option value: ids of the results with it}}, each read on its first count.
     facets: dict[str, dict[str, BitMap64]]
-    # The version the last mend brought the index from, and the options it changed ({facet
-    # name: values of the options whose results it changed}); None until one is mended.
-    last_mend: tuple[str, dict[str, frozenset[str]]] | None = None
+    last_mend: Mend | None = None
 
 
 _indexes: dict[type, FilterSetIndex] = {}
@@ -267,7 +282,7 @@ def _mend(filterset_class, index: FilterSetIndex) -> bool:
     touched = results_to_mend(touched_results, index.position, position)
     if touched is None:
         return False
-    changed = {}
+    changed = dict.fromkeys(index.facets, frozenset())
     if touched:
         ids = BitMap64(touched)
         rows = _touched_rows(filterset_class, list(index.facets), sorted(touched))
@@ -280,17 +295,57 @@ def _mend(filterset_class, index: FilterSetIndex) -> bool:
                 if options.get(value) is not earlier.get(value)
             )
         index.facets = mended
+    index.last_mend = Mend(index.version, index.position, touched, changed)
     index.position = position
-    index.last_mend = (index.version, changed)
     return True
 
 
-def _last_mend(filterset_class, version: str) -> tuple[str, dict[str, frozenset]] | None:
-    """(the data version the FilterSet's index was last mended from, {facet name: values of the
-    options whose results the mend changed}) where the index is at `version`; else None."""
+def _last_mend(filterset_class, version: str) -> Mend | None:
+    """The last mend of the FilterSet's index where the index is at `version`; else None."""
     with _indexing:
         index = _indexes.get(filterset_class)
         return index.last_mend if index is not None and index.version == version else None
+
+
+def unchanged_since(filterset, touched_shown) -> Mend | None:
+    """The last mend of the FilterSet's facet index, where the writes it covers provably left
+    what `filterset` finds and counts as it was: its filters are all facets, none of the
+    options it selects changed, none of its results was touched (by what `touched_results`
+    and `touched_shown` say the writes touched: what the index holds and what a page shows of
+    them), and every facet's counts equal those the facets cache holds from before the
+    writes. None where that cannot be shown."""
+    filterset_class = type(filterset)
+    filters = active_filters(filterset)
+    if not filterset.is_valid() or not filters.keys() <= filterset_class.facet_paths.keys():
+        return None
+    version = data_version()[0]
+    facet_index(filterset_class, next(iter(filterset_class.facet_paths)), version)
+    mend = _last_mend(filterset_class, version)
+    if (
+        mend is None
+        or not mend.changed.keys() >= filterset_class.facet_paths.keys()
+        or _selection_changed(filterset_class, filters, mend.changed)
+    ):
+        return None
+    shown = touched_between(touched_shown, mend.position, data_position())
+    if shown is None:
+        return None
+    touched = mend.touched | shown
+    if touched:
+        selection = indexed_selection(filterset_class, filters, version)
+        if selection is None or selection.intersect(BitMap64(touched)):
+            return None
+    # A facet none of whose options the writes changed counts as it did; the others count
+    # again, as the page would.
+    requests = [request for request in _facet_requests(filterset) if mend.changed[request[0]]]
+    if requests:
+        keys = [_cache_key(filterset_class, name, each, mend.version) for name, each in requests]
+        earlier = caches[FACET_CACHE].get_many(keys)
+        if len(earlier) != len(keys) or [earlier[key] for key in keys] != count_facets(
+            filterset_class, requests, valid=True
+        ):
+            return None
+    return mend
 
 
 def _mended(options: dict[str, BitMap64], touched: BitMap64, rows) -> dict[str, BitMap64]:

@@ -13,14 +13,17 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
-from .caching import KeptPerDataVersion, data_version
-from .facets import facet_counts, facet_index, faceted_list_pages
+from .caching import KeptPerDataVersion, anonymous_answer_at, data_position, data_version
+from .changes import Changes
+from .facets import facet_counts, facet_index, faceted_list_pages, unchanged_since
 from .filtersets import BOOLEAN_VALUES, filter_parameters
 from .spreadsheet import export_filename, spreadsheet_csv
 from .tables import COLUMNS_PARAMETER, MAX_EXPORT_ROWS
 
 # Parameters that shape the page rather than select records: no chip, no count of filters.
 DISPLAY_PARAMETERS = ("ordering", "page", "page_size", "export", COLUMNS_PARAMETER)
+# Those of them that shape a page of the list (the export is a file).
+PAGE_SHAPE_PARAMETERS = ("ordering", "page", "page_size", COLUMNS_PARAMETER)
 
 
 def applied_filters(filterset) -> list[dict]:
@@ -90,7 +93,7 @@ def facet_panel(filterset) -> list[dict]:
         choices = _FACET_CHOICES.get(
             (type(filterset), name),
             partial(facet_choices, field),
-            models=_choices_read_from(filterset.filters[name], field),
+            models=_choices_read_from(filterset.filters[name], field) or (),
         )
         options = [
             {
@@ -118,13 +121,25 @@ def facet_panel(filterset) -> list[dict]:
 _FACET_CHOICES = KeptPerDataVersion()
 
 
-def _choices_read_from(definition, field) -> tuple:
-    """The models a facet's options are read from, where known: its records' model (all of
-    them: a filtered queryset may read others), or those its choices function names
-    (nkkb.core.filtersets.choices_read_from)."""
+def _choices_read_from(definition, field) -> tuple | None:
+    """The models a facet's options (their values and labels) are read from: its records' model
+    (all of them: a filtered queryset may read others), those its choices function names
+    (nkkb.core.filtersets.choices_read_from), none for a fixed list; None where unknown."""
     if hasattr(field, "queryset"):
-        return () if field.queryset.query.has_filters() else (field.queryset.model,)
-    return getattr(definition.extra.get("choices"), "read_from", ())
+        return None if field.queryset.query.has_filters() else (field.queryset.model,)
+    choices = definition.extra.get("choices")
+    return getattr(choices, "read_from", None) if callable(choices) else ()
+
+
+def _options_read_from(filterset) -> list | None:
+    """The models the options of every facet of `filterset` are read from; None where unknown."""
+    models = []
+    for name in filterset.facet_paths:
+        read_from = _choices_read_from(filterset.filters[name], filterset.form.fields[name])
+        if read_from is None:
+            return None
+        models += read_from
+    return models
 
 
 def facet_choices(field) -> list[tuple[str, str]]:
@@ -184,6 +199,41 @@ class FilteredTableView(ExportMixin, SingleTableMixin, FilterView):
 
     def asked_columns(self) -> list[str]:
         return self.request.GET.getlist(COLUMNS_PARAMETER)
+
+    def get(self, request, *args, **kwargs):
+        unchanged = self.unchanged_page()
+        return unchanged if unchanged is not None else super().get(request, *args, **kwargs)
+
+    def get_filterset(self, filterset_class):
+        # Built once a request: unchanged_page reads it before FilterView.get.
+        if getattr(self, "filterset", None) is None:
+            self.filterset = super().get_filterset(filterset_class)
+        return self.filterset
+
+    def unchanged_page(self) -> HttpResponse | None:
+        """The page as rendered for an anonymous visitor before the last writes, where they
+        provably left it as it was: a write to one trial retired every page, and rendering a
+        list page again cost about as much as the write itself (BENCHMARKS.md, "Issue 17,
+        eighteenth round"). It stands where the page reads no parameter but its facets and its
+        shape, what the FilterSet finds and counts is unchanged and none of its results'
+        cells was touched (unchanged_since), and no model a facet's options are read from was
+        written."""
+        table_class = self.get_table_class()
+        parameters = self.request.GET.keys()
+        if table_class.touched_records is None or not parameters <= {
+            *self.get_filterset_class().facet_paths,
+            *PAGE_SHAPE_PARAMETERS,
+        }:
+            return None
+        filterset = self.get_filterset(self.get_filterset_class())
+        mend = unchanged_since(filterset, table_class.touched_records)
+        if mend is None:
+            return None
+        options_read_from = _options_read_from(filterset)
+        changes = Changes(mend.position, data_position())
+        if options_read_from is None or any(changes.wrote(model) for model in options_read_from):
+            return None
+        return anonymous_answer_at(self.request, mend.version)
 
     def get_table_kwargs(self):
         """The page shows the optional columns chosen; an export holds them all."""
@@ -253,7 +303,9 @@ def _render_anonymously(path: str) -> None:
     request = RequestFactory().get(path)
     request.user = AnonymousUser()
     request.resolver_match = match = resolve(request.path_info)
-    match.func(request, *match.args, **match.kwargs).render()
+    response = match.func(request, *match.args, **match.kwargs)
+    if hasattr(response, "render"):  # not a page unchanged since it was rendered
+        response.render()
 
 
 class RecordDetailView(DetailView):
