@@ -91,7 +91,7 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out account and address is refused before its password is checked.
     "nkkb.core.accounts.LoginAttemptsBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "nkkb.core.accounts.PermissionsBackend",
 ]
 
 ROOT_URLCONF = "nkkb.urls"

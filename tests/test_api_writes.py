@@ -4,7 +4,8 @@ import json
 from dataclasses import dataclass, field
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -16,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from agents.models import Agent, NKCellProduct, Target
+from nkkb.core.accounts import PermissionsBackend, account_create
 from nkkb.core.api.exceptions import exception_handler
 from nkkb.core.caching import data_version
 from nkkb.core.models import StoredFacet, StoredFacetOption
@@ -260,6 +262,32 @@ def test_a_permission_for_one_model_does_not_open_another(django_user_model):
     client = token_client(user)
     assert client.post(f"{V1}/conditions/", ENDPOINTS[4].create, format="json").status_code == 201
     assert client.post(f"{V1}/targets/", ENDPOINTS[3].create, format="json").status_code == 403
+
+
+def test_a_users_permissions_are_those_djangos_model_backend_reads(django_user_model, curator):
+    contributor = account_create(
+        username="contributor", password="a long passphrase", role="contributor"
+    )
+    both = account_create(username="both", password="a long passphrase", role="curator")
+    grant_all(both, Condition)
+    both.groups.add(Group.objects.get(name="contributors"))
+    inactive = account_create(username="gone", password="a long passphrase", role="curator")
+    inactive.is_active = False
+    inactive.save()
+    admin = django_user_model.objects.create_superuser("admin")
+    nobody = django_user_model.objects.create_user("nobody")
+    for user in (curator, contributor, both, inactive, admin, nobody):
+        read = PermissionsBackend().get_all_permissions(django_user_model.objects.get(pk=user.pk))
+        assert read == ModelBackend().get_all_permissions(django_user_model.objects.get(pk=user.pk))
+    assert "trials.change_trial" in PermissionsBackend().get_all_permissions(both)
+
+
+def test_a_withdrawn_permission_refuses_the_next_write(curator):
+    client = token_client(curator)
+    create(ENDPOINTS[4], client)
+    curator.user_permissions.remove(*Permission.objects.filter(codename="add_condition"))
+    payload = {**ENDPOINTS[4].create, "slug": "another", "name": "Another"}
+    assert client.post(f"{V1}/conditions/", payload, format="json").status_code == 403
 
 
 def test_a_bad_token_is_refused_with_its_scheme(clients):

@@ -3,9 +3,13 @@ also review them (nkkb.core.proposals), administrators are Django superusers."""
 
 from axes.backends import AxesStandaloneBackend
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from .queries import IdsQuery
 
 CURATORS_GROUP = "curators"
 CONTRIBUTORS_GROUP = "contributors"
@@ -48,3 +52,34 @@ class LoginAttemptsBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+# (app label, codename) of each permission of the users whose ids are sent, their own and their
+# groups'.
+USER_PERMISSIONS = IdsQuery(
+    lambda ids: (
+        Permission.objects.filter(Q(user__id__in_ids=ids) | Q(group__user__id__in_ids=ids))
+        .order_by()
+        .values_list("content_type__app_label", "codename")
+    )
+)
+
+
+class PermissionsBackend(ModelBackend):
+    """Django's model permissions, a user's own and its groups' read by one statement compiled
+    once per process: building ModelBackend's two queries cost more than running them, on each
+    request that writes (BENCHMARKS.md, "Issue 17, eighteenth round"). Read once a request, as
+    ModelBackend does: a permission granted or withdrawn holds from the next request on."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if (
+            not user_obj.is_active
+            or user_obj.is_anonymous
+            or user_obj.is_superuser
+            or obj is not None
+        ):
+            return super().get_all_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            rows = USER_PERMISSIONS([user_obj.pk])
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
+        return user_obj._perm_cache
