@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from nkkb.core.accounts import curator_create
+from nkkb.core.api.authentication import ExpiringTokenAuthentication
 from trials.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,24 @@ def test_a_new_token_replaces_the_old_one_at_once(client, curator, settings):
     refused = patch_trial(client, old, status_note="with the old token")
     assert refused.status_code == 401 and refused.json()["detail"] == "Invalid token."
     assert client.get(f"/feeds/proposals/?token={old}").status_code == 403
+
+
+def test_a_token_and_its_user_are_read_as_the_orm_reads_them(curator):
+    key = token_aged(curator, timedelta(days=1))
+    user, token = ExpiringTokenAuthentication().authenticate_credentials(key)
+    expected = Token.objects.select_related("user").get(key=key)
+    for record, read in ((token, expected), (user, expected.user)):
+        assert type(record) is type(read) and not record._state.adding
+        fields = [field.attname for field in type(read)._meta.concrete_fields]
+        assert [getattr(record, name) for name in fields] == [getattr(read, n) for n in fields]
+    assert token.user is user
+    assert user.has_perm("trials.change_trial")
+
+
+def test_a_token_of_an_inactive_user_is_refused(client, curator):
+    key = token_aged(curator, timedelta(days=1))
+    curator.is_active = False
+    curator.save()
+    refused = patch_trial(client, key, status_note="checked")
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "User inactive or deleted."
