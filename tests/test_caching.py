@@ -256,8 +256,8 @@ def test_a_response_one_process_rendered_answers_in_another_process(client, sett
             sys.executable,
             "-c",
             "import sys, django; django.setup()\n"
-            "from nkkb.core.caching import DataVersionCacheMiddleware\n"
-            "answer = DataVersionCacheMiddleware._from_cache(sys.argv[1])\n"
+            "from nkkb.core.caching import _cached_answer\n"
+            "answer = _cached_answer(sys.argv[1])\n"
             "sys.stdout.buffer.write(answer.content if answer is not None else b'missed')",
             page["ETag"],
         ],

@@ -402,7 +402,23 @@ def anonymous_answer_at(request, version: str) -> HttpResponse | None:
     still holds it: a view that can show the writes since left it as it was answers with it."""
     if _credentials(request):
         return None
-    return DataVersionCacheMiddleware._from_cache(_etag(request, version, ""))
+    return _cached_answer(_etag(request, version, ""))
+
+
+def _cached_answer(etag: str) -> HttpResponse | None:
+    """The answer this worker or another of the machine stored under `etag`, if any."""
+    cached = caches[RESPONSE_CACHE].get(etag)
+    if cached is None:
+        try:
+            cached = caches[SHARED_RESPONSE_CACHE].get(etag)
+        except OSError:
+            # The directory unreadable: the view answers, as on a miss.
+            logger.warning("The shared response cache cannot be read", exc_info=True)
+        if cached is None:
+            return None
+        caches[RESPONSE_CACHE].set(etag, cached)
+    content, headers = cached
+    return HttpResponse(content, headers=headers)
 
 
 class DataVersionCacheMiddleware:
@@ -439,11 +455,11 @@ class DataVersionCacheMiddleware:
         answer = get_conditional_response(request, etag=etag, last_modified=timestamp)
         claim = None
         if answer is None and not credentials:
-            answer = self._from_cache(etag)
+            answer = _cached_answer(etag)
             if answer is None and request.method == "GET":
                 claim = RenderClaim(etag)
                 if not claim.take():
-                    answer = claim.wait_for(self._from_cache)
+                    answer = claim.wait_for(_cached_answer)
                     claim = None
         # Past the rate limit, the view answers (429) as it would without a cache.
         if answer is not None and (credentials or not is_api or _throttles_allow(request)):
@@ -469,21 +485,6 @@ class DataVersionCacheMiddleware:
             response.headers["Last-Modified"] = http_date(timestamp)
         patch_vary_headers(response, VARY_HEADERS)
         patch_cache_control(response, no_cache=True, **({"private": True} if credentials else {}))
-
-    @staticmethod
-    def _from_cache(etag) -> HttpResponse | None:
-        cached = caches[RESPONSE_CACHE].get(etag)
-        if cached is None:
-            try:
-                cached = caches[SHARED_RESPONSE_CACHE].get(etag)
-            except OSError:
-                # The directory unreadable: the view answers, as on a miss.
-                logger.warning("The shared response cache cannot be read", exc_info=True)
-            if cached is None:
-                return None
-            caches[RESPONSE_CACHE].set(etag, cached)
-        content, headers = cached
-        return HttpResponse(content, headers=headers)
 
     @staticmethod
     def _store(request, response, etag):

@@ -20,10 +20,10 @@ from .filtersets import BOOLEAN_VALUES, filter_parameters
 from .spreadsheet import export_filename, spreadsheet_csv
 from .tables import COLUMNS_PARAMETER, MAX_EXPORT_ROWS
 
-# Parameters that shape the page rather than select records: no chip, no count of filters.
-DISPLAY_PARAMETERS = ("ordering", "page", "page_size", "export", COLUMNS_PARAMETER)
-# Those of them that shape a page of the list (the export is a file).
+# Parameters that shape a page of the list rather than select records, and with the export
+# (a file) those that get no chip and no count of filters.
 PAGE_SHAPE_PARAMETERS = ("ordering", "page", "page_size", COLUMNS_PARAMETER)
+DISPLAY_PARAMETERS = (*PAGE_SHAPE_PARAMETERS, "export")
 
 
 def applied_filters(filterset) -> list[dict]:
