@@ -204,10 +204,14 @@ def _counted(filterset_class, name: str, filters: dict, selection, version: str)
     options it changed are counted again."""
     options = facet_index(filterset_class, name, version)
     mend = _last_mend(filterset_class, version)
-    if mend is not None and not _selection_changed(filterset_class, filters, mend.changed):
+    if (
+        mend is not None
+        and name in mend.changed
+        and not _selection_changed(filterset_class, filters, mend.changed)
+    ):
         earlier = caches[FACET_CACHE].get(_cache_key(filterset_class, name, filters, mend.version))
         if earlier is not None:
-            touched = mend.changed.get(name, frozenset())
+            touched = mend.changed[name]
             counts = {value: count for value, count in earlier.items() if value not in touched}
             counts.update(_count({v: options[v] for v in touched if v in options}, selection))
             return counts
@@ -319,6 +323,7 @@ def unchanged_since(filterset, touched_shown) -> Mend | None:
     if not filterset.is_valid() or not filters.keys() <= filterset_class.facet_paths.keys():
         return None
     version = data_version()[0]
+    # Brings the index to this version, mending it from the one before.
     facet_index(filterset_class, next(iter(filterset_class.facet_paths)), version)
     mend = _last_mend(filterset_class, version)
     if (

@@ -32,8 +32,8 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
 
     def authenticate_credentials(self, key):
         """As DRF's, the token and its user read by a statement compiled once per process:
-        building the ORM's query cost five times what running it did, on every request of a
-        script or a curator's client (BENCHMARKS.md, "Issue 17, eighteenth round")."""
+        building the ORM's query cost more than running it, on every request of a script or a
+        curator's client (BENCHMARKS.md, "Issue 17, eighteenth round")."""
         rows = TOKEN_BY_KEY(key)
         if not rows:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
@@ -50,10 +50,10 @@ class ExpiringTokenAuthentication(authentication.TokenAuthentication):
 @functools.cache
 def _columns() -> tuple[list[str], list[str]]:
     """The columns of a token and of a user, by attribute name."""
-    return [
+    return tuple(
         [field.attname for field in model._meta.concrete_fields]
         for model in (Token, get_user_model())
-    ]
+    )
 
 
 TOKEN_BY_KEY = KeyQuery(
