@@ -158,7 +158,8 @@ class RequestLimitsMiddleware:
             }
         if problems:
             return error_response(request, 400, problems)
-        read = parameters_read(request)
+        # Without parameters there is nothing to check: the URL is not resolved twice.
+        read = parameters_read(request) if request.GET else None
         unread = [name for name in request.GET if read is not None and name not in read]
         if unread and is_api(request):
             known = ", ".join(sorted(read))
