@@ -10,10 +10,13 @@ is written to as it is (each write adds or removes " (edited)" at the end of the
 twenty curated trials, in turn). Each round runs the same reads (one client requesting the HTML
 trial list filtered by therapy class, as a researcher's browser would, `--read-rate` times a
 second) twice: once alone, once while a curator saves one trial through the API every
-`--interval` seconds; which goes first alternates by round. The reads are paced so that the
+`--interval` seconds; a third kind of round runs the writer alone, without the reads; each kind
+goes first in turn. The reads are paced so that the
 machine is not saturated: one client reading as fast as it can (`--read-rate 0`) kept both of a
 2-CPU machine's CPUs busy, and the CPU its reads took moved from round to round by more than the
-writes cost (BENCHMARKS.md, "Issue 17, seventh round").
+writes cost (BENCHMARKS.md, "Issue 17, seventh round"). The writes alone give a steadier
+figure than the difference of the mix's rounds, which moved by half between runs of the same
+code ("nineteenth round").
 
 It prints, per kind of round, the median across rounds (with min-max) of: read throughput, read
 latency, the workers' CPU seconds per second of the round (from /proc), and in the write rounds
@@ -23,7 +26,9 @@ many of those passed 100 ms and which (round, write of the round). The CPU per w
 workers' CPU beyond what the same number of list pages cost in the read-only rounds (the
 writer's timed pages counted among them), divided by the writes: the curator's read of the
 trial before the write, the write itself, and every worker bringing its facet index and caches
-up to date, the first page rendered again after the write included.
+up to date, the first page rendered again after the write included. Of the rounds of writes
+alone it prints the workers' CPU divided by the writes: each write with the curator's read
+before it and the first pages after it, whole.
 """
 
 import argparse
@@ -44,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmark_datasette import ROOT, free_port, nkkb_environment, start_nkkb, stop, wait_for
 
 READ_PATH = "/trials/?therapy_class=engager"
+ROUND_KINDS = ["reads", "reads + writes", "writes"]
 # The issue's bound on the first list page after a write.
 SLOW_FIRST_READ_MS = 100
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -168,11 +174,15 @@ def read_for(port: int, duration: float, rate: float = 0) -> list[float]:
     return latencies
 
 
-def measure(server, port, duration, rate, writer=None) -> dict:
+def measure(server, port, duration, rate, writer=None, reads=True) -> dict:
     cpu_before = worker_cpu_seconds(server.pid)
     if writer:
         writer.start()
-    latencies = read_for(port, duration, rate)
+    if reads:
+        latencies = read_for(port, duration, rate)
+    else:
+        latencies = []
+        time.sleep(duration)
     if writer:
         writer.stopping.set()
         writer.join()
@@ -180,7 +190,7 @@ def measure(server, port, duration, rate, writer=None) -> dict:
     figures = {
         "reads": len(latencies),
         "read_throughput": len(latencies) / duration,
-        "read_median_ms": statistics.median(latencies) * 1000,
+        "read_median_ms": statistics.median(latencies) * 1000 if latencies else None,
         "cpu_seconds": cpu,
         "cpu_per_second": cpu / duration,
     }
@@ -209,15 +219,16 @@ def run(options, database: str, url: str) -> dict:
             read_for(port, 0.5)
         rounds = []
         for number in range(options.rounds):
-            kinds = ["reads", "reads + writes"]
-            if number % 2:
-                kinds.reverse()
+            # Each kind first in turn.
+            kinds = ROUND_KINDS[number % 3 :] + ROUND_KINDS[: number % 3]
             round_ = {}
             for kind in kinds:
                 writer = None
                 if kind != "reads":
                     writer = Writer(port, token, nct_ids, options.interval, options.workers)
-                round_[kind] = measure(server, port, options.duration, options.read_rate, writer)
+                round_[kind] = measure(
+                    server, port, options.duration, options.read_rate, writer, kind != "writes"
+                )
             rounds.append(round_)
             print(f"{database}: round {number + 1} of {options.rounds} done", file=sys.stderr)
     finally:
@@ -233,6 +244,10 @@ def summarise(rounds: list[dict]) -> dict:
         (figures["cpu_seconds"] - (figures["reads"] + figures["writer_pages"]) * cpu_per_read)
         / max(figures["writes"], 1)
         for figures in mixed
+    ]
+    alone = [
+        figures["cpu_seconds"] / max(figures["writes"], 1)
+        for figures in (round_["writes"] for round_ in rounds)
     ]
     first_reads = [value for figures in mixed for value in figures["first_read_after_write_ms"]]
     # (round, write of the round, ms) of each first page past the issue's 100 ms.
@@ -251,6 +266,7 @@ def summarise(rounds: list[dict]) -> dict:
         for kind, group in (("reads", reads), ("reads + writes", mixed))
     } | {
         "cpu_ms_per_write": spread([value * 1000 for value in per_write]),
+        "cpu_ms_per_write_alone": spread([value * 1000 for value in alone]),
         "first_read_after_write_ms": spread(first_reads),
         "first_reads": len(first_reads),
         "first_reads_over_100_ms": slow,
