@@ -11,12 +11,11 @@ twenty curated trials, in turn). Each round runs the same reads (one client requ
 trial list filtered by therapy class, as a researcher's browser would, `--read-rate` times a
 second) twice: once alone, once while a curator saves one trial through the API every
 `--interval` seconds; a third kind of round runs the writer alone, without the reads; each kind
-goes first in turn. The reads are paced so that the
-machine is not saturated: one client reading as fast as it can (`--read-rate 0`) kept both of a
-2-CPU machine's CPUs busy, and the CPU its reads took moved from round to round by more than the
-writes cost (BENCHMARKS.md, "Issue 17, seventh round"). The writes alone give a steadier
-figure than the difference of the mix's rounds, which moved by half between runs of the same
-code ("nineteenth round").
+goes first in turn. The reads are paced so that the machine is not saturated: one client reading
+as fast as it can (`--read-rate 0`) kept both of a 2-CPU machine's CPUs busy, and the CPU its
+reads took moved from round to round by more than the writes cost (BENCHMARKS.md, "Issue 17,
+seventh round"). The writes alone give a steadier figure than the difference of the mix's
+rounds, which moved far more between runs of the same code ("nineteenth round").
 
 It prints, per kind of round, the median across rounds (with min-max) of: read throughput, read
 latency, the workers' CPU seconds per second of the round (from /proc), and in the write rounds
@@ -219,8 +218,8 @@ def run(options, database: str, url: str) -> dict:
             read_for(port, 0.5)
         rounds = []
         for number in range(options.rounds):
-            # Each kind first in turn.
-            kinds = ROUND_KINDS[number % 3 :] + ROUND_KINDS[: number % 3]
+            first = number % len(ROUND_KINDS)
+            kinds = ROUND_KINDS[first:] + ROUND_KINDS[:first]
             round_ = {}
             for kind in kinds:
                 writer = None
