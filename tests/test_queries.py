@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.models import Agent
 from nkkb.core.queries import IdsQuery
-from trials.api.reading import TRIAL_BY_NCT_ID, TRIAL_COLUMNS, TRIAL_RELATIONS
+from trials.api.reading import TRIAL_BY_NCT_ID, TRIAL_COLUMNS, TRIAL_RELATIONS, TRIAL_ROWS
 from trials.models import Trial, TrialAgent
 
 pytestmark = pytest.mark.django_db
@@ -103,11 +103,12 @@ def test_a_record_read_by_its_key_with_its_relations_is_its_row_and_their_rows()
 
 @pytest.mark.parametrize(
     "references",
-    [[1, 2, 30], [], [2**70], [0.1, -2.5], {"nested": [None, True, "text"]}],
+    [[1, 2, 30], [], [2**70 + 1], [-(2**63) - 1], [0.1, -2.5], {"nested": [None, True, "text"]}],
 )
 def test_a_compiled_query_reads_json_as_the_orm_does(references):
-    """orjson reads a JSON column where the ORM's own converter would; what it refuses (an
-    integer past 64 bits) the ORM's converter reads."""
+    """orjson reads a JSON column where the ORM's own converter would, alone or with the
+    other relations (on PostgreSQL, within the function's JSON); what it refuses (an integer
+    past 64 bits) Python's decoder reads."""
     trial = Trial.objects.order_by("id").first()
     Trial.objects.filter(pk=trial.pk).update(source_references=references)
     references_of = IdsQuery(
@@ -115,3 +116,5 @@ def test_a_compiled_query_reads_json_as_the_orm_does(references):
     )
     expected = Trial.objects.filter(pk=trial.pk).values_list("source_references").get()
     assert references_of([trial.pk]) == [expected] == [(references,)]
+    (row,) = TRIAL_ROWS.compiled().named(TRIAL_RELATIONS([trial.pk], ["trials"])["trials"])
+    assert row["source_references"] == references

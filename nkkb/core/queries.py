@@ -10,6 +10,7 @@ with new ids. A record read by its key (its NCT number, its slug) is the same ca
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -98,6 +99,13 @@ class _Compiled:
         # As `values()` names its rows' values (django.db.models.query.ValuesIterable).
         self.names = [*query.extra_select, *query.values_select, *query.annotation_select]
         self.internal_types = [column.output_field.get_internal_type() for column in columns]
+        # JSON columns whose values the ORM reads with Python's own decoder: IdsQueries'
+        # functions give them as JSON, already read with the rest of their array.
+        self.plain_json_positions = {
+            position
+            for position, column in enumerate(columns)
+            if isinstance(column.output_field, JSONField) and column.output_field.decoder is None
+        }
         self.converters = [
             (position, ([_json_converter(function) for function in functions], expression))
             for position, (functions, expression) in compiler.get_converters(columns).items()
@@ -119,26 +127,29 @@ class _Compiled:
             if internal_type in _FROM_JSON
         ]
 
-    def from_json(self, rows: list[list]) -> list[list]:
-        """`rows` as read from a JSON array (IdsQueries), made what the cursor would give."""
+    def from_json(self, rows: list[list]) -> list[tuple]:
+        """`rows` as read from a JSON array (IdsQueries), converted as the ORM converts the
+        cursor's: their JSON columns are read already."""
         for row in rows:
             for position, parse in self._json_parsers:
                 if row[position] is not None:
                     row[position] = parse(row[position])
-        return rows
+        return self.converted(rows, skipped=self.plain_json_positions)
 
     def named(self, rows: list[tuple]) -> list[dict]:
         """Converted `rows` as dicts, named as `values()` names them."""
         return [dict(zip(self.names, row, strict=True)) for row in rows]
 
-    def converted(self, rows: list) -> list[tuple]:
-        """`rows` converted as the ORM converts this query's columns."""
-        if not self.converters:
+    def converted(self, rows: list, skipped=frozenset()) -> list[tuple]:
+        """`rows` converted as the ORM converts this query's columns, but those at the
+        positions `skipped`."""
+        converters = [converter for converter in self.converters if converter[0] not in skipped]
+        if not converters:
             return [tuple(row) for row in rows]
         converted = []
         for row in rows:
             row = list(row)
-            for position, (functions, expression) in self.converters:
+            for position, (functions, expression) in converters:
                 for function in functions:
                     row[position] = function(row[position], expression, connection)
             converted.append(tuple(row))
@@ -154,14 +165,23 @@ def _json_converter(function):
         return function
 
     def from_json(value, expression, connection):
-        if not isinstance(value, str | bytes) or isinstance(expression, KeyTransform):
+        if (
+            not isinstance(value, str)
+            or isinstance(expression, KeyTransform)
+            or _LONG_NUMBER.search(value)
+        ):
             return function(value, expression, connection)
         try:
             return orjson.loads(value)
-        except orjson.JSONDecodeError:  # what orjson refuses (NaN, huge integers) json reads
+        except orjson.JSONDecodeError:  # what orjson refuses (NaN) Python's decoder reads
             return function(value, expression, connection)
 
     return from_json
+
+
+# A number of 19 digits or more may lie past the 64-bit integers: orjson would read it as a
+# float, losing digits, where Python's decoder keeps it whole.
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
 
 
 class IdsQuery:
@@ -214,8 +234,8 @@ class KeyQuery(IdsQuery):
 
 
 # How a value that PostgreSQL's JSON holds as a string or number becomes what psycopg2 gives
-# for the column (json_build_array writes dates as ISO strings and numbers as numbers, read
-# here as decimals so that no numeric loses digits).
+# for the column (json_build_array writes dates as ISO strings and numbers as numbers; a
+# numeric is written as its text, _json_rows, so that no digit is lost).
 _FROM_JSON = {
     "DateField": date.fromisoformat,
     "DateTimeField": datetime.fromisoformat,
@@ -341,11 +361,17 @@ def _json_rows(compiled: _Compiled, name: str) -> tuple[str, str]:
         map(len, compiled.placeholder_positions)
     ), f"{name}: only the ids or the key may be parameters of a function's query"
     columns = [f"c{position}" for position in range(len(compiled.internal_types))]
-    # jsonb as its text, which the JSON field's converter reads, as it reads psycopg2's.
-    values = [
-        f"{column}::text" if internal_type == "JSONField" else column
-        for column, internal_type in zip(columns, compiled.internal_types, strict=True)
-    ]
+    values = []
+    for position, (column, internal_type) in enumerate(
+        zip(columns, compiled.internal_types, strict=True)
+    ):
+        # A numeric as its text, which a JSON number would not keep whole; jsonb as JSON where
+        # the ORM reads it with Python's decoder (read with the array), otherwise as its text,
+        # which its field's converter reads as it reads psycopg2's.
+        as_text = internal_type == "DecimalField" or (
+            internal_type == "JSONField" and position not in compiled.plain_json_positions
+        )
+        values.append(f"{column}::text" if as_text else column)
     statement = compiled.sql % (("$1",) * len(compiled.params))
     return (
         f"json_agg(json_build_array({', '.join(values)}))::text",
@@ -355,8 +381,9 @@ def _json_rows(compiled: _Compiled, name: str) -> tuple[str, str]:
 
 def _from_array(compiled: _Compiled, array: str | None) -> list[tuple]:
     """The rows of a JSON array of a compiled query's rows, converted as the ORM converts them."""
-    rows = json.loads(array, parse_float=Decimal) if array else []
-    return compiled.converted(compiled.from_json(rows))
+    # Python's decoder, as the ORM reads a JSON column: over a whole array it costs little more
+    # than orjson, which would read an integer of 20 digits as a float.
+    return compiled.from_json(json.loads(array)) if array else []
 
 
 _functions: list[IdsQueries] = []
