@@ -138,7 +138,7 @@ def test_a_walked_page_reads_its_rows_in_its_relations_statement_on_postgresql(a
         assert len(statements) == 2 and "nkkb_trial_relations(" in statements[1], statements
     else:
         # The rate limit, the data version, the rows, then each relation.
-        assert len(statements) == 3 + 7, statements
+        assert len(statements) == 3 + 8, statements
 
 
 def test_trials_read_by_their_ids_are_the_trials_read_from_their_rows():
@@ -196,12 +196,12 @@ def test_a_record_read_by_its_key_alone_is_the_record_the_filters_find(api):
 
 def test_a_trial_record_reads_each_relation_once(api, django_assert_num_queries):
     # The rate limit's count, the data version, the trial, then its conditions, agent links,
-    # their agents' targets, NK cell products, results, caveats and registry record: on
-    # PostgreSQL the first two in one statement (nkkb.core.caching) and the trial with its seven
-    # relations in another (nkkb.core.queries.IdsQueries.record).
+    # their agents, the agents' targets, NK cell products, results, caveats and registry record:
+    # on PostgreSQL the first two in one statement (nkkb.core.caching) and the trial with its
+    # eight relations in another (nkkb.core.queries.IdsQueries.record).
     postgresql = connection.vendor == "postgresql"
     own = 2 if postgresql else 3
-    with django_assert_num_queries(2 if postgresql else own + 7):
+    with django_assert_num_queries(2 if postgresql else own + 8):
         assert api.get(f"{V1}/trials/NCT03019640/").status_code == 200
     # Its own columns only: no relation.
     with django_assert_num_queries(own):

@@ -16,6 +16,8 @@ import functools
 from collections import defaultdict
 from types import SimpleNamespace
 
+from django.db.models import QuerySet
+
 from agents.compatibility import CompatibilityWarning
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.queries import IdsQueries, IdsQuery, KeyQuery, row_record
@@ -115,8 +117,10 @@ def _relations(fields) -> set[str]:
         for name in fields
         for relation in TrialSerializer.Meta.field_relations.get(name, ())
     }
-    if "trial_agents" in relations and "agents" in fields:
-        relations.add("agent_targets")
+    if "trial_agents" in relations:
+        relations.add("link_agents")
+        if "agents" in fields:
+            relations.add("agent_targets")
     return relations
 
 
@@ -126,7 +130,9 @@ def _relate(trials: list[TrialRow], found: dict[str, list[tuple]]) -> None:
     if "conditions" in found:
         related["conditions"] = _conditions(found["conditions"])
     if "trial_agents" in found:
-        related["trial_agents"] = _agent_links(found["trial_agents"], found.get("agent_targets"))
+        related["trial_agents"] = _agent_links(
+            found["trial_agents"], found["link_agents"], found.get("agent_targets")
+        )
     if "nk_products" in found:
         related["nk_products"] = _nk_products(found["nk_products"])
     if "results" in found:
@@ -174,37 +180,42 @@ def _conditions(rows) -> dict[int, list[SimpleNamespace]]:
 
 
 # A trial's links, results and caveats in their model's order; the trials in any order (they are
-# grouped here), so not sorted by NCT number, which joined every row to its trial.
+# grouped here), so not sorted by NCT number, which joined every row to its trial. The links'
+# agents are read apart, each once: a page's links name a few agents many times.
 AGENT_LINKS = IdsQuery(
     lambda ids: (
         TrialAgent.objects.filter(trial_id__in_ids=ids)
         .order_by("trial_id", "agent__name")
-        .values_list(
-            "trial_id", "role", "detail", "agent_id", *(f"agent__{c}" for c in AGENT_COLUMNS)
-        )
+        .values_list("trial_id", "role", "detail", "agent_id")
     )
 )
+
+
+def _linked_agents(ids) -> QuerySet:
+    """The agents that the trials `ids` give."""
+    return Agent.objects.filter(
+        pk__in=TrialAgent.objects.filter(trial_id__in_ids=ids).values("agent_id")
+    )
+
+
+LINK_AGENTS = IdsQuery(lambda ids: _linked_agents(ids).order_by().values_list("id", *AGENT_COLUMNS))
 # The targets of the agents of the trials `ids`.
 AGENT_TARGETS = IdsQuery(
     lambda ids: (
-        Agent.targets.through.objects.filter(
-            agent_id__in=TrialAgent.objects.filter(trial_id__in_ids=ids).values("agent_id")
-        )
+        Agent.targets.through.objects.filter(agent__in=_linked_agents(ids))
         .order_by(*_ordering("target", Target))
         .values_list("agent_id", "target__name", "target__slug")
     )
 )
 
 
-def _agent_links(rows, target_rows) -> dict[int, list[SimpleNamespace]]:
+def _agent_links(rows, agent_rows, target_rows) -> dict[int, list[SimpleNamespace]]:
     """Each trial's agent links (in TrialAgent's order), each with its agent and, where
     `target_rows` are read, the agent's targets."""
-    agents, by_trial = {}, defaultdict(list)
-    for trial_id, role, detail, agent_id, *agent in rows:
-        link = SimpleNamespace(
-            role=role, detail=detail, agent=_shared(agents, agent_id, AGENT_COLUMNS, agent)
-        )
-        by_trial[trial_id].append(link)
+    agents = {agent_id: row_record(AGENT_COLUMNS, agent) for agent_id, *agent in agent_rows}
+    by_trial = defaultdict(list)
+    for trial_id, role, detail, agent_id in rows:
+        by_trial[trial_id].append(SimpleNamespace(role=role, detail=detail, agent=agents[agent_id]))
     if target_rows is not None:
         for agent in agents.values():
             agent.targets = []
@@ -286,6 +297,7 @@ TRIAL_RELATIONS = IdsQueries(
         "trials": TRIAL_ROWS,
         "conditions": CONDITION_LINKS,
         "trial_agents": AGENT_LINKS,
+        "link_agents": LINK_AGENTS,
         "agent_targets": AGENT_TARGETS,
         "nk_products": PRODUCT_LINKS,
         "results": RESULTS,
