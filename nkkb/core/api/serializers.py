@@ -3,6 +3,7 @@ versions, and validation as admin does it."""
 
 import copy
 import functools
+import itertools
 from operator import attrgetter
 
 from django.core.exceptions import FieldDoesNotExist
@@ -16,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..facets import record_counts
-from ..links import absolute_url, filtered_list_url, record_url
+from ..links import absolute_record_url, absolute_url, filtered_list_url, record_url
 from ..models import CuratedModel, ReviewSection
 from .exceptions import api_errors
 
@@ -27,8 +28,10 @@ class RecordURLField(serializers.HyperlinkedIdentityField):
     def get_url(self, obj, view_name, request, format):
         if format or obj.pk is None:
             return super().get_url(obj, view_name, request, format)
-        url = record_url(view_name, str(getattr(obj, self.lookup_field)))
-        return absolute_url(request, url) if request else url
+        key = str(getattr(obj, self.lookup_field))
+        return (
+            absolute_record_url(request, view_name, key) if request else record_url(view_name, key)
+        )
 
     def to_representation_in(self, record, context):
         """The URL of `record` (any object with `pk` and the lookup field) for the request in
@@ -131,23 +134,62 @@ class PlainRepresentation:
             for name, field in serializer.fields.items()
             if not field.write_only
         ]
+        # The relation each field reads through (`agent` of `agent.name`), if it does.
+        self.throughs = {
+            name: field.source_attrs[0]
+            for name, field in serializer.fields.items()
+            if len(field.source_attrs) > 1
+        }
+        self.parts = self._parts()
+
+    def _parts(self) -> list[tuple[str | None, list[tuple]]]:
+        """The fields in runs of those read through one relation (or through none)."""
+        parts = []
+        for through, fields in itertools.groupby(
+            self.fields, key=lambda field: self.throughs.get(field[0])
+        ):
+            parts.append((through, list(fields)))
+        return parts
 
     def selecting(self, names) -> "PlainRepresentation":
         """The representation with only the fields `names` (in the serializer's order)."""
         selected = copy.copy(self)
         selected.fields = [field for field in self.fields if field[0] in names]
+        selected.parts = selected._parts()
         return selected
 
     def __call__(self, record, context: dict) -> dict:
+        """The representation of `record`. Where `context` holds SHARED_PARTS (a dict for one
+        page), the fields read through a relation are represented once per related record
+        of the page: an agent given in many of a page's trials is represented once."""
+        shared = context.get(SHARED_PARTS)
         representation = {}
-        for name, read, represent, kept_type in self.fields:
-            value = read(record)
-            representation[name] = (
-                value
-                if value is None or value.__class__ is kept_type
-                else represent(value, context)
-            )
+        for through, fields in self.parts:
+            if through is None or shared is None:
+                _represent_into(representation, fields, record, context)
+                continue
+            # The page's related records stay alive with it: their ids name them.
+            key = (id(fields), id(getattr(record, through)))
+            part = shared.get(key)
+            if part is None:
+                part = shared[key] = _represent_into({}, fields, record, context)
+            representation.update(part)
         return representation
+
+
+# Where one page's representations (PlainRepresentation) keep what their records share: a key
+# of the context they are given, holding a dict.
+SHARED_PARTS = "plain_shared_parts"
+
+
+def _represent_into(representation: dict, fields, record, context) -> dict:
+    """`representation` with `fields` of `record` added."""
+    for name, read, represent, kept_type in fields:
+        value = read(record)
+        representation[name] = (
+            value if value is None or value.__class__ is kept_type else represent(value, context)
+        )
+    return representation
 
 
 def _itself(record):

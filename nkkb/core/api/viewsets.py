@@ -17,7 +17,7 @@ from ..tables import MAX_EXPORT_ROWS
 from .exceptions import Conflict
 from .filters import SPARSE_FIELDS, SparseFieldsFilter, selected_fields
 from .renderers import CSVRenderer, JSONRenderer
-from .serializers import PlainRepresentation, VersionField
+from .serializers import SHARED_PARTS, PlainRepresentation, VersionField
 
 
 class SparseFieldsMixin:
@@ -94,7 +94,7 @@ class PlainReadsMixin(SparseFieldsMixin):
 
     def plain_representations(self, page: list[dict] | list[int]) -> list[dict]:
         representation, fields = self._plain_representation
-        context = self.get_serializer_context()
+        context = {**self.get_serializer_context(), SHARED_PARTS: {}}
         return [representation(record, context) for record in self.plain_records(page, fields)]
 
     def reads_rows_with_relations(self, fields: list[str]) -> bool:
