@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models.functions import Lower
 from django.http import QueryDict
 from django.test.utils import CaptureQueriesContext
-from django.urls import set_script_prefix
+from django.urls import reverse, set_script_prefix
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle
@@ -24,6 +24,7 @@ from rest_framework.throttling import AnonRateThrottle
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, NKCellProduct, Target
 from nkkb.core.accounts import curator_create
+from nkkb.core.links import absolute_record_url, record_url
 from trials.choices import TherapyClass
 from trials.filtersets import ConditionFilterSet, TrialFilterSet
 from trials.models import Condition, Trial
@@ -527,6 +528,14 @@ def test_record_urls_follow_the_prefix_the_site_is_served_under(api):
     assert under_prefix["html_url"] == "http://testserver/nkkb/trials/NCT02138734/"
     forget_responses()
     assert api.get(f"{V1}/trials/NCT02138734/").json()["url"] == at_root["url"]
+
+
+@pytest.mark.parametrize("key", ["NCT02138734", "il-15", "x~y_z", "a b", "café", "50%"])
+def test_a_record_url_quotes_its_key_as_reverse_does(api, key):
+    request = api.get(f"{V1}/").wsgi_request
+    expected = reverse("api:agent-detail", args=[key])
+    assert record_url("api:agent-detail", key) == expected
+    assert absolute_record_url(request, "api:agent-detail", key) == f"http://testserver{expected}"
 
 
 @pytest.mark.parametrize("endpoint", ["proposals", "candidates"])
