@@ -106,9 +106,9 @@ def test_a_record_read_by_its_key_with_its_relations_is_its_row_and_their_rows()
     [[1, 2, 30], [], [2**70 + 1], [-(2**63) - 1], [0.1, -2.5], {"nested": [None, True, "text"]}],
 )
 def test_a_compiled_query_reads_json_as_the_orm_does(references):
-    """orjson reads a JSON column where the ORM's own converter would, alone or with the
-    other relations (on PostgreSQL, within the function's JSON); what it refuses (an integer
-    past 64 bits) Python's decoder reads."""
+    """A JSON column reads as the ORM's own converter reads it, alone or with the other
+    relations (on PostgreSQL, within the function's JSON): an integer past 64 bits whole,
+    where orjson would make it a float."""
     trial = Trial.objects.order_by("id").first()
     Trial.objects.filter(pk=trial.pk).update(source_references=references)
     references_of = IdsQuery(

@@ -134,26 +134,38 @@ class _Compiled:
             for position, parse in self._json_parsers:
                 if row[position] is not None:
                     row[position] = parse(row[position])
-        return self.converted(rows, skipped=self.plain_json_positions)
+        return _converted(rows, self._array_converters)
 
     def named(self, rows: list[tuple]) -> list[dict]:
         """Converted `rows` as dicts, named as `values()` names them."""
         return [dict(zip(self.names, row, strict=True)) for row in rows]
 
-    def converted(self, rows: list, skipped=frozenset()) -> list[tuple]:
-        """`rows` converted as the ORM converts this query's columns, but those at the
-        positions `skipped`."""
-        converters = [converter for converter in self.converters if converter[0] not in skipped]
-        if not converters:
-            return [tuple(row) for row in rows]
-        converted = []
-        for row in rows:
-            row = list(row)
-            for position, (functions, expression) in converters:
-                for function in functions:
-                    row[position] = function(row[position], expression, connection)
-            converted.append(tuple(row))
-        return converted
+    def converted(self, rows: list) -> list[tuple]:
+        """`rows` converted as the ORM converts this query's columns."""
+        return _converted(rows, self.converters)
+
+    @functools.cached_property
+    def _array_converters(self) -> list[tuple]:
+        """The converters of the columns a function's array does not give as read already."""
+        return [
+            converter
+            for converter in self.converters
+            if converter[0] not in self.plain_json_positions
+        ]
+
+
+def _converted(rows: list, converters: list[tuple]) -> list[tuple]:
+    """`rows` as tuples, each of `converters` (position, (functions, expression)) applied."""
+    if not converters:
+        return [tuple(row) for row in rows]
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, (functions, expression) in converters:
+            for function in functions:
+                row[position] = function(row[position], expression, connection)
+        converted.append(tuple(row))
+    return converted
 
 
 def _json_converter(function):

@@ -191,18 +191,22 @@ AGENT_LINKS = IdsQuery(
 )
 
 
-def _linked_agents(ids) -> QuerySet:
-    """The agents that the trials `ids` give."""
-    return Agent.objects.filter(
-        pk__in=TrialAgent.objects.filter(trial_id__in_ids=ids).values("agent_id")
+def _linked_agent_ids(ids) -> QuerySet:
+    """The ids of the agents that the trials `ids` give."""
+    return TrialAgent.objects.filter(trial_id__in_ids=ids).values("agent_id")
+
+
+LINK_AGENTS = IdsQuery(
+    lambda ids: (
+        Agent.objects.filter(pk__in=_linked_agent_ids(ids))
+        .order_by()
+        .values_list("id", *AGENT_COLUMNS)
     )
-
-
-LINK_AGENTS = IdsQuery(lambda ids: _linked_agents(ids).order_by().values_list("id", *AGENT_COLUMNS))
+)
 # The targets of the agents of the trials `ids`.
 AGENT_TARGETS = IdsQuery(
     lambda ids: (
-        Agent.targets.through.objects.filter(agent__in=_linked_agents(ids))
+        Agent.targets.through.objects.filter(agent_id__in=_linked_agent_ids(ids))
         .order_by(*_ordering("target", Target))
         .values_list("agent_id", "target__name", "target__slug")
     )

@@ -144,12 +144,8 @@ class PlainRepresentation:
 
     def _parts(self) -> list[tuple[str | None, list[tuple]]]:
         """The fields in runs of those read through one relation (or through none)."""
-        parts = []
-        for through, fields in itertools.groupby(
-            self.fields, key=lambda field: self.throughs.get(field[0])
-        ):
-            parts.append((through, list(fields)))
-        return parts
+        runs = itertools.groupby(self.fields, key=lambda field: self.throughs.get(field[0]))
+        return [(through, list(fields)) for through, fields in runs]
 
     def selecting(self, names) -> "PlainRepresentation":
         """The representation with only the fields `names` (in the serializer's order)."""
@@ -168,12 +164,12 @@ class PlainRepresentation:
             if through is None or shared is None:
                 _represent_into(representation, fields, record, context)
                 continue
-            # The page's related records stay alive with it: their ids name them.
-            key = (id(fields), id(getattr(record, through)))
-            part = shared.get(key)
-            if part is None:
-                part = shared[key] = _represent_into({}, fields, record, context)
-            representation.update(part)
+            related = getattr(record, through)
+            # Kept with its part, the related record stays alive, so its id names it alone.
+            key = (id(fields), id(related))
+            if key not in shared:
+                shared[key] = (related, _represent_into({}, fields, record, context))
+            representation.update(shared[key][1])
         return representation
 
 
