@@ -18,10 +18,12 @@ seventh round"). The writes alone give a steadier figure than the difference of 
 rounds, which moved far more between runs of the same code ("nineteenth round").
 
 It prints, per kind of round, the median across rounds (with min-max) of: read throughput, read
-latency, the workers' CPU seconds per second of the round (from /proc), and in the write rounds
-the CPU per write and the slowest of the first reads after each write, as many as there are
-workers (each worker's first list page after the write, which must read what changed), with how
-many of those passed 100 ms and which (round, write of the round). The CPU per write is the
+latency, the slowest read (and how many reads passed 100 ms: the other worker's first page after
+a write, where the writer's probes both reached one worker, is among them), the workers' CPU
+seconds per second of the round (from /proc), and in the write rounds the CPU per write and the
+slowest of the first reads after each write, as many as there are workers (each worker's first
+list page after the write, which must read what changed), with how many of those passed 100 ms
+and which (round, write of the round). The CPU per write is the
 workers' CPU beyond what the same number of list pages cost in the read-only rounds (the
 writer's timed pages counted among them), divided by the writes: the curator's read of the
 trial before the write, the write itself, and every worker bringing its facet index and caches
@@ -190,6 +192,8 @@ def measure(server, port, duration, rate, writer=None, reads=True) -> dict:
         "reads": len(latencies),
         "read_throughput": len(latencies) / duration,
         "read_median_ms": statistics.median(latencies) * 1000 if latencies else None,
+        "read_slowest_ms": max(latencies) * 1000 if latencies else None,
+        "reads_over_100_ms": sum(latency * 1000 > SLOW_FIRST_READ_MS for latency in latencies),
         "cpu_seconds": cpu,
         "cpu_per_second": cpu / duration,
     }
@@ -260,6 +264,8 @@ def summarise(rounds: list[dict]) -> dict:
         kind: {
             "read_throughput": spread([figures["read_throughput"] for figures in group]),
             "read_median_ms": spread([figures["read_median_ms"] for figures in group]),
+            "read_slowest_ms": spread([figures["read_slowest_ms"] for figures in group]),
+            "reads_over_100_ms": sum(figures["reads_over_100_ms"] for figures in group),
             "cpu_per_second": spread([figures["cpu_per_second"] for figures in group]),
         }
         for kind, group in (("reads", reads), ("reads + writes", mixed))
