@@ -241,14 +241,28 @@ def nkkb_environment(database_url: str, settings_module: str) -> dict:
     }
 
 
-def start_nkkb(database_url: str, port: int, workers: int, settings_module: str):
+# gunicorn's request log as write_mix.py reads it: the worker's pid, the client's name for the
+# request (its X-Bench-Request header), the method, the status, the worker's time in µs, and the
+# request's CPU and collector time in µs (bench/timed_wsgi.py's headers).
+ACCESS_LOG_FORMAT = (
+    "%(p)s %({x-bench-request}i)s %(m)s %(s)s %(D)s %({x-bench-cpu-us}o)s %({x-bench-gc-us}o)s"
+)
+
+
+def start_nkkb(
+    database_url: str, port: int, workers: int, settings_module: str, access_log: Path = None
+):
+    """NKKB under gunicorn; with `access_log`, its requests timed (bench/timed_wsgi.py) and
+    logged there."""
     command = [
         str(ROOT / ".venv/bin/gunicorn"),
-        "nkkb.wsgi",
+        "timed_wsgi" if access_log else "nkkb.wsgi",
         f"--bind=127.0.0.1:{port}",
         f"--workers={workers}",
         "--log-level=warning",
     ]
+    if access_log:
+        command += [f"--access-logfile={access_log}", f"--access-logformat={ACCESS_LOG_FORMAT}"]
     # Its request log (one line per request) would bury the report; errors count in the figures.
     return subprocess.Popen(
         command,

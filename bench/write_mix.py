@@ -23,7 +23,14 @@ a write, where the writer's probes both reached one worker, is among them), the 
 seconds per second of the round (from /proc), and in the write rounds the CPU per write and the
 slowest of the first reads after each write, as many as there are workers (each worker's first
 list page after the write, which must read what changed), with how many of those passed 100 ms
-and which (round, write of the round). The CPU per write is the
+and which (round, write of the round).
+
+Every request names itself in a header that gunicorn's request log records, with the worker's
+pid, its time, and the CPU and garbage collector's time the request took in the worker
+(bench/timed_wsgi.py). From that log it prints every list page a client waited more than 100 ms
+for, with where the time went (in the worker, or waiting for one), and the worker's time of
+every worker's first list page after a write (whichever client read it), with the slowest five.
+The CPU per write is the
 workers' CPU beyond what the same number of list pages cost in the read-only rounds (the
 writer's timed pages counted among them), divided by the writes: the curator's read of the
 trial before the write, the write itself, and every worker bringing its facet index and caches
@@ -48,6 +55,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchmark_datasette import ROOT, free_port, nkkb_environment, start_nkkb, stop, wait_for
+
+BENCH_REQUEST_HEADER = "X-Bench-Request"
 
 READ_PATH = "/trials/?therapy_class=engager"
 ROUND_KINDS = ["reads", "reads + writes", "writes"]
@@ -115,10 +124,15 @@ class Writer(threading.Thread):
         self.interval, self.probes = interval, probes
         self.stopping = threading.Event()
         self.writes, self.errors, self.first_reads, self.pages = 0, 0, [], 0
+        self.probe_latencies = {}
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, name, body=None):
         connection = HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Authorization": f"Token {self.token}", "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Token {self.token}",
+            "Content-Type": "application/json",
+            BENCH_REQUEST_HEADER: name,
+        }
         connection.request(method, path, body=body and json.dumps(body), headers=headers)
         response = connection.getresponse()
         data = response.read()
@@ -128,66 +142,131 @@ class Writer(threading.Thread):
     def run(self):
         while not self.stopping.wait(self.interval):
             nct_id = self.nct_ids[self.writes % len(self.nct_ids)]
-            status, data = self.request("GET", f"/api/v1/trials/{nct_id}/?fields=title,version")
+            status, data = self.request(
+                "GET", f"/api/v1/trials/{nct_id}/?fields=title,version", f"get-{self.writes}"
+            )
             trial = json.loads(data)
             title = trial["title"].removesuffix(" (edited)") + (
                 "" if trial["title"].endswith(" (edited)") else " (edited)"
             )
             status, answer = self.request(
-                "PATCH", f"/api/v1/trials/{nct_id}/", {"title": title, "version": trial["version"]}
+                "PATCH",
+                f"/api/v1/trials/{nct_id}/",
+                f"patch-{self.writes}",
+                {"title": title, "version": trial["version"]},
             )
             self.writes += 1
             if status != 200:
                 self.errors += 1
                 print(f"PATCH {nct_id}: {status} {answer[:300]!r}", file=sys.stderr)
             slowest = 0.0
-            for _ in range(self.probes):
+            for probe in range(self.probes):
                 connection = HTTPConnection("127.0.0.1", self.port, timeout=60)
+                name = f"probe-{self.writes}-{probe}"
                 started = time.perf_counter()
-                connection.request("GET", READ_PATH)
+                connection.request("GET", READ_PATH, headers={BENCH_REQUEST_HEADER: name})
                 response = connection.getresponse()
                 response.read()
-                slowest = max(slowest, time.perf_counter() - started)
+                latency = time.perf_counter() - started
+                slowest = max(slowest, latency)
+                self.probe_latencies[name] = latency
                 self.pages += 1
                 connection.close()
             self.first_reads.append(slowest)
 
 
-def read_for(port: int, duration: float, rate: float = 0) -> list[float]:
+def read_for(port: int, duration: float, rate: float = 0) -> dict[str, float]:
     """Latencies of list pages read for `duration` seconds, one after another, or `rate` a
-    second where given (each read starts on time unless the last one is late)."""
+    second where given (each read starts on time unless the last one is late), by the name each
+    read gave the server."""
     connection = HTTPConnection("127.0.0.1", port, timeout=60)
-    latencies = []
+    latencies = {}
     deadline = time.perf_counter() + duration
     next_start = time.perf_counter()
     while time.perf_counter() < deadline:
         if rate:
             time.sleep(max(0.0, next_start - time.perf_counter()))
             next_start += 1 / rate
+        name = f"read-{len(latencies)}"
         started = time.perf_counter()
-        connection.request("GET", READ_PATH)
+        connection.request("GET", READ_PATH, headers={BENCH_REQUEST_HEADER: name})
         response = connection.getresponse()
         response.read()
         if response.status != 200:
             raise SystemExit(f"{READ_PATH} answered {response.status}")
-        latencies.append(time.perf_counter() - started)
+        latencies[name] = time.perf_counter() - started
     connection.close()
     return latencies
 
 
-def measure(server, port, duration, rate, writer=None, reads=True) -> dict:
+def logged_requests(access_log: Path, offset: int) -> list[tuple]:
+    """(worker pid, the client's name, method, the worker's ms, its CPU ms, its collector's ms)
+    of each request gunicorn logged past `offset`, in the order the responses ended."""
+    with access_log.open() as log:
+        log.seek(offset)
+        lines = log.read().splitlines()
+    requests = []
+    for line in lines:
+        pid, name, method, _status, *microseconds = line.split()
+        requests.append((pid, name, method, *(int(value) / 1000 for value in microseconds)))
+    return requests
+
+
+def attributed(requests, latencies: dict[str, float]) -> tuple[list[dict], list[float]]:
+    """Each list page the client waited more than 100 ms for, with where the time went, and
+    the worker's time for each worker's first list page after a write (any worker's).
+
+    A sync worker serves one request at a time: the client's wait beyond the worker's time was
+    spent before a worker took the request (every worker busy). A page is a worker's first after
+    a write when a write's response was logged between that worker's previous page and it."""
+    slow, first_pages = [], []
+    writes_logged, writes_seen = 0, {}
+    for pid, name, method, worker_ms, cpu_ms, collector_ms in requests:
+        if method == "PATCH":
+            writes_logged += 1
+            continue
+        if name not in latencies:  # the writer's read of the trial it edits
+            continue
+        after_write = writes_logged > writes_seen.get(pid, writes_logged)
+        writes_seen[pid] = writes_logged
+        if after_write:
+            first_pages.append(
+                {"worker_ms": worker_ms, "cpu_ms": cpu_ms, "collector_ms": collector_ms}
+            )
+        client_ms = latencies[name] * 1000
+        if client_ms > SLOW_FIRST_READ_MS:
+            slow.append(
+                {
+                    "request": name,
+                    "client_ms": round(client_ms, 1),
+                    "worker_ms": round(worker_ms, 1),
+                    "waited_ms": round(client_ms - worker_ms, 1),
+                    "cpu_ms": cpu_ms,
+                    "collector_ms": collector_ms,
+                    "worker": pid,
+                    "worker_first_page_after_write": after_write,
+                }
+            )
+    return slow, first_pages
+
+
+def measure(server, port, duration, rate, access_log, writer=None, reads=True) -> dict:
+    log_offset = access_log.stat().st_size
     cpu_before = worker_cpu_seconds(server.pid)
     if writer:
         writer.start()
     if reads:
-        latencies = read_for(port, duration, rate)
+        read_latencies = read_for(port, duration, rate)
     else:
-        latencies = []
+        read_latencies = {}
         time.sleep(duration)
     if writer:
         writer.stopping.set()
         writer.join()
     cpu = worker_cpu_seconds(server.pid) - cpu_before
+    latencies = list(read_latencies.values())
+    page_latencies = read_latencies | (writer.probe_latencies if writer else {})
+    slow_pages, first_pages = attributed(logged_requests(access_log, log_offset), page_latencies)
     figures = {
         "reads": len(latencies),
         "read_throughput": len(latencies) / duration,
@@ -196,6 +275,7 @@ def measure(server, port, duration, rate, writer=None, reads=True) -> dict:
         "reads_over_100_ms": sum(latency * 1000 > SLOW_FIRST_READ_MS for latency in latencies),
         "cpu_seconds": cpu,
         "cpu_per_second": cpu / duration,
+        "pages_over_100_ms": slow_pages,
     }
     if writer:
         figures |= {
@@ -203,6 +283,7 @@ def measure(server, port, duration, rate, writer=None, reads=True) -> dict:
             "write_errors": writer.errors,
             "first_read_after_write_ms": [value * 1000 for value in writer.first_reads],
             "writer_pages": writer.pages,
+            "worker_first_pages_after_write": first_pages,
         }
     return figures
 
@@ -211,10 +292,12 @@ def spread(values) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def run(options, database: str, url: str) -> dict:
+def run(options, database: str, url: str, folder: Path) -> dict:
     token = curator_token(url)
     port = free_port()
-    server = start_nkkb(url, port, options.workers, "nkkb.settings")
+    access_log = folder / f"{database}-access.log"
+    access_log.touch()
+    server = start_nkkb(url, port, options.workers, "nkkb.settings", access_log)
     try:
         wait_for(port, READ_PATH, server)
         nct_ids = curated_trials(url)
@@ -230,7 +313,13 @@ def run(options, database: str, url: str) -> dict:
                 if kind != "reads":
                     writer = Writer(port, token, nct_ids, options.interval, options.workers)
                 round_[kind] = measure(
-                    server, port, options.duration, options.read_rate, writer, kind != "writes"
+                    server,
+                    port,
+                    options.duration,
+                    options.read_rate,
+                    access_log,
+                    writer,
+                    kind != "writes",
                 )
             rounds.append(round_)
             print(f"{database}: round {number + 1} of {options.rounds} done", file=sys.stderr)
@@ -253,6 +342,15 @@ def summarise(rounds: list[dict]) -> dict:
         for figures in (round_["writes"] for round_ in rounds)
     ]
     first_reads = [value for figures in mixed for value in figures["first_read_after_write_ms"]]
+    worker_first_pages = sorted(
+        (
+            page
+            for round_ in rounds
+            for figures in (round_["reads + writes"], round_["writes"])
+            for page in figures["worker_first_pages_after_write"]
+        ),
+        key=lambda page: page["worker_ms"],
+    )
     # (round, write of the round, ms) of each first page past the issue's 100 ms.
     slow = [
         (number, write, round(value, 1))
@@ -270,6 +368,20 @@ def summarise(rounds: list[dict]) -> dict:
         }
         for kind, group in (("reads", reads), ("reads + writes", mixed))
     } | {
+        "pages_over_100_ms": [
+            {"round": number, "kind": kind} | page
+            for number, round_ in enumerate(rounds, start=1)
+            for kind, figures in round_.items()
+            for page in figures["pages_over_100_ms"]
+        ],
+        "worker_first_page_after_write_ms": spread(
+            [page["worker_ms"] for page in worker_first_pages]
+        ),
+        "worker_first_pages": len(worker_first_pages),
+        "worker_first_pages_over_100_ms": sum(
+            page["worker_ms"] > SLOW_FIRST_READ_MS for page in worker_first_pages
+        ),
+        "worker_first_pages_slowest": worker_first_pages[-5:],
         "cpu_ms_per_write": spread([value * 1000 for value in per_write]),
         "cpu_ms_per_write_alone": spread([value * 1000 for value in alone]),
         "first_read_after_write_ms": spread(first_reads),
@@ -297,13 +409,14 @@ def main():
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     options = parser.parse_args()
     report = {"cpus": os.cpu_count(), "load_before": os.getloadavg(), "databases": {}}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
         if options.sqlite:
-            copy = Path(folder) / options.sqlite.name
+            copy = folder / options.sqlite.name
             shutil.copyfile(options.sqlite, copy)
-            report["databases"]["SQLite"] = run(options, "SQLite", f"sqlite:///{copy}")
+            report["databases"]["SQLite"] = run(options, "SQLite", f"sqlite:///{copy}", folder)
         if options.postgres:
-            report["databases"]["PostgreSQL"] = run(options, "PostgreSQL", options.postgres)
+            report["databases"]["PostgreSQL"] = run(options, "PostgreSQL", options.postgres, folder)
     report["load_after"] = os.getloadavg()
     text = json.dumps(report, indent=2)
     if options.json:
