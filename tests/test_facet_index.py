@@ -1,6 +1,7 @@
 """The facet index after writes: mended from the rows a write touched, never read again, and
 equal to a fresh recount; selections of facet filters read from it equal the list's."""
 
+import gc
 import logging
 import re
 import runpy
@@ -15,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from agents.filtersets import AgentFilterSet, NKCellProductFilterSet, TargetFilterSet
 from agents.models import Agent, Target
-from nkkb.core import facets, record_order
+from nkkb.core import facets, queries, record_order
 from nkkb.core.caching import data_version
 from nkkb.core.changes import results_to_mend
 from nkkb.core.facets import (
@@ -25,6 +26,8 @@ from nkkb.core.facets import (
     indexed_selection,
 )
 from nkkb.core.models import StoredFacet
+from nkkb.core.queries import IdsQuery
+from nkkb.core.stored_facets import mend_stored
 from nkkb.core.views import render_list_pages
 from registry.models import RegistryRecord
 from trials import best_known
@@ -473,8 +476,9 @@ def test_a_worker_reads_every_list_pages_facet_index_before_its_first_visitor(cl
     }
     beats = []
     facets.read_facet_indexes(after_each=lambda: beats.append(1))
-    # One beat per facet and one per FilterSet's compiled mending statement.
-    assert len(beats) == sum(len(f.facet_paths) + 1 for f in facets.faceted_list_pages())
+    # One beat per facet, one per FilterSet's compiled mending statement, one for the stored
+    # facets' statements.
+    assert len(beats) == sum(len(f.facet_paths) + 1 for f in facets.faceted_list_pages()) + 1
 
     def read_at_request(filterset_class, name):
         raise AssertionError(f"{filterset_class.__name__}'s {name} index read by a request")
@@ -482,6 +486,33 @@ def test_a_worker_reads_every_list_pages_facet_index_before_its_first_visitor(cl
     monkeypatch.setattr(facets, "_read_index", read_at_request)
     for page in ("/trials/", "/agents/", "/targets/", "/nk-products/", "/landscape/"):
         assert client.get(page).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_worker_compiles_what_mends_the_stored_facets_before_its_first_visitor(monkeypatch):
+    """A reader that finds the stored facets stale after a write mends them, where the writer's
+    request has not yet: its page would also pay for building and compiling the statements that
+    derive each facet for the trials the write touched."""
+    # Every statement forgotten, as in a new process (type(): a lazy object's __class__ would
+    # evaluate it).
+    for each in gc.get_objects():
+        if issubclass(type(each), IdsQuery):
+            each._compiled.clear()
+    facets.read_facet_indexes()
+    change_phase()
+    compiled = []
+    compile_query = queries._Compiled.__init__
+
+    def compiling(self, queryset, placeholders):
+        compiled.append(str(queryset.query))
+        compile_query(self, queryset, placeholders)
+
+    monkeypatch.setattr(queries._Compiled, "__init__", compiling)
+    mend_stored()
+
+    version = data_version()[0]
+    assert {facet.version for facet in StoredFacet.objects.all()} == {version}
+    assert compiled == []
 
 
 @pytest.mark.django_db

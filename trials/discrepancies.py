@@ -123,11 +123,6 @@ def differing_trials(*, kind: str = "", field: str = "") -> QuerySet:
     return Trial.objects.filter(pk__in=options.values("result_id"))
 
 
-# Which trials differ from their registry record, where and how, kept in the database: derived
-# for every trial at registry scale, it costs more than a request may take.
-DISCREPANCIES = DerivedFacet("trials.discrepancies", discrepancy_rows, touched_trials)
-
-
 def _recorded_ids(trials: QuerySet, *, few: bool = False) -> QuerySet:
     """The ids of those of `trials` that have a registry record, in NCT number order; `few`
     where `trials` are a few (the trials a write touched)."""
@@ -164,6 +159,15 @@ LINKED_NAMES = IdsQuery(
             all=True,
         )
     )
+)
+
+# Which trials differ from their registry record, where and how, kept in the database: derived
+# for every trial at registry scale, it costs more than a request may take.
+DISCREPANCIES = DerivedFacet(
+    "trials.discrepancies",
+    discrepancy_rows,
+    touched_trials,
+    statements=(RECORDED_AMONG, TRIALS, RECORDS, LINKED_NAMES),
 )
 
 

@@ -561,7 +561,9 @@ def touched_trials(changes) -> set[int]:
     return touched
 
 
-WARNINGS = DerivedFacet("trials.warnings", warning_rows, touched_trials)
+WARNINGS = DerivedFacet(
+    "trials.warnings", warning_rows, touched_trials, statements=(TRIALS_PRODUCTS,)
+)
 
 
 class TrialAgent(models.Model):

@@ -38,12 +38,24 @@ def country_rows(trial_ids: list[int] | None = None):
 
 # The countries are a list in each registry record's JSON: a filter by country read and parsed
 # every record.
-COUNTRIES = DerivedFacet("trials.countries", country_rows, touched_trials)
+COUNTRIES = DerivedFacet(
+    "trials.countries", country_rows, touched_trials, statements=(TRIALS_COUNTRIES,)
+)
 
 # Each trial's best-known phase and status: each worker read them for every trial through the
 # best-known conditions (the curated value, else the registry's) on its first count.
-PHASES = DerivedFacet("trials.phases", best_known.phase_rows.rows, touched_trials)
-STATUSES = DerivedFacet("trials.statuses", best_known.status_rows.rows, touched_trials)
+PHASES = DerivedFacet(
+    "trials.phases",
+    best_known.phase_rows.rows,
+    touched_trials,
+    statements=(best_known.phase_rows.chosen_for,),
+)
+STATUSES = DerivedFacet(
+    "trials.statuses",
+    best_known.status_rows.rows,
+    touched_trials,
+    statements=(best_known.status_rows.chosen_for,),
+)
 
 STORED_FACETS = {
     "phase": PHASES,

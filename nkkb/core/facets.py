@@ -36,6 +36,7 @@ from .filtersets import filter_parameters
 from .links import filtered_list_url
 from .queries import IdsQuery
 from .record_order import ordered_ids
+from .stored_facets import prepare_mends
 
 # Counts per data version: many requests share the filters a facet's counts depend on (other
 # pages, orderings, page sizes, options of the same facet), and each counting reads the ids of
@@ -450,10 +451,10 @@ def faceted_list_pages() -> dict[type, str]:
 
 def read_facet_indexes(after_each=lambda: None) -> None:
     """Read every facet index of the list pages at the current data version, and the order of
-    their records that pages are walked in, and compile the statement that mends the indexes
-    after a write, calling `after_each` after each: a worker does so before its first request
-    (gunicorn.conf.py, which tells its master it is alive after each), so that no visitor waits
-    for them."""
+    their records that pages are walked in, and compile the statements that mend the indexes
+    and the stored facets after a write, calling `after_each` after each: a worker does so
+    before its first request (gunicorn.conf.py, which tells its master it is alive after each),
+    so that no visitor waits for them."""
     version = data_version()[0]
     for filterset_class in faceted_list_pages():
         for name in filterset_class.facet_paths:
@@ -462,6 +463,8 @@ def read_facet_indexes(after_each=lambda: None) -> None:
         ordered_ids(filterset_class._meta.model)
         _touched_rows_statement(filterset_class).compiled()
         after_each()
+    prepare_mends()
+    after_each()
 
 
 def clear_facet_indexes() -> None:

@@ -28,6 +28,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from .caching import data_version, read_data_state, request_has_written
 from .changes import Changes, lock_writes, touched_between
 from .models import StoredFacet, StoredFacetOption
+from .queries import IdsQuery
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class DerivedFacet:
     rows: Callable[[list[int] | None], Iterable[tuple[str, int]]]
     # The results whose options the writes in a Changes may have changed.
     touched_results: Callable[[Changes], set[int]]
+    # The statements `rows(ids)` runs, compiled before a worker's first request (prepare_mends).
+    statements: tuple[IdsQuery, ...] = ()
 
     def __post_init__(self):
         _derived_facets[self.name] = self
@@ -192,6 +195,17 @@ def refresh_every(*, afresh: bool = False) -> None:
             forget_stored_at()
         for facet in list(_derived_facets.values()):
             refresh(facet)
+
+
+def prepare_mends() -> None:
+    """Compile the statements that derive each stored facet for the results a write touched:
+    a process would on its first mend, and where a reader mends first (the writer's request had
+    not yet: MendStoredFacetsMiddleware), that reader's page paid for it (BENCHMARKS.md, "Issue
+    17, twenty-first round"). A worker does so before its first request
+    (nkkb.core.facets.read_facet_indexes)."""
+    for facet in _derived_facets.values():
+        for statement in facet.statements:
+            statement.compiled()
 
 
 def mend_stored() -> None:
